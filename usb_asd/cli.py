@@ -1,0 +1,48 @@
+"""The ``train.py`` / ``usb-asd-train`` command."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+from .config import ConfigError, parse_config
+
+
+def _extra_arguments(args) -> list:
+    """The chosen learner's own arguments (USB's ``get_argument()``)."""
+    from semilearn.core.utils import ALGORITHMS
+
+    if args.algorithm not in ALGORITHMS:
+        raise ConfigError(f"key 'algorithm': unknown USB learner {args.algorithm!r}; known: {sorted(ALGORITHMS.keys())}")
+    return list(ALGORITHMS[args.algorithm].get_argument())
+
+
+def format_scores(record: dict) -> str:
+    """One line with the run's clustering scores (and top-1 when labels exist)."""
+    def fmt(key: str) -> str:
+        value = record.get(key)
+        return "n/a" if value is None else f"{value:.4f}"
+
+    return (
+        f"{record['algorithm']} on {record['dataset']} ({record['iterations']} iterations, "
+        f"{record['wall_s']:.0f} s, {record['device']}): ACC {fmt('acc')}  NMI {fmt('nmi')}  "
+        f"ARI {fmt('ari')}  top-1 {fmt('top1')}"
+    )
+
+
+def run_from_command_line(argv: Optional[List[str]] = None) -> int:
+    """Parse settings, train, print the scores; returns a process exit code."""
+    from . import plugin
+    from .runner import main
+
+    plugin.register()
+    try:
+        args = parse_config(argv, extra_arguments=_extra_arguments)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    record = main(args)
+    if record is not None:
+        print(format_scores(record))
+        print(f"results: {args.save_dir}/{args.save_name}/results.json")
+    return 0

@@ -1,0 +1,217 @@
+"""Command line and YAML settings, with USB's flags, keys and meanings.
+
+Parsing follows USB's ``train.py``: the base flags are parsed, the YAML given
+with ``--c`` overrides them, then the learner's own arguments
+(``get_argument()``) and the plugin's are added and everything is parsed again.
+Unlike USB, every YAML value is checked against the type of its flag, so a
+wrong type fails at once with the key's name instead of deep in training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is wrong; the message names the key."""
+
+
+def str2bool(value: Any) -> bool:
+    """USB's boolean parser (``semilearn.algorithms.utils.str2bool``), strict about junk."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("yes", "true", "t", "y", "1"):
+        return True
+    if text in ("no", "false", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"boolean value expected, got {value!r}")
+
+
+def optional_int(value: Any) -> Optional[int]:
+    """An integer, or ``None`` for ``None`` / ``"None"`` (USB's ``gpu`` key)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
+        return None
+    if isinstance(value, bool):
+        raise argparse.ArgumentTypeError(f"integer or None expected, got {value!r}")
+    return int(value)
+
+
+def _add(parser: argparse.ArgumentParser, *flags: str, type: Callable, default: Any, help: str = "") -> None:
+    parser.add_argument(*flags, type=type, default=default, help=help)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """USB's base flags (same names, defaults and meanings) plus the plugin's."""
+    p = argparse.ArgumentParser(description="USB learners with usb-asd (clustering, CPU/GPU)")
+    # saving and loading
+    _add(p, "--save_dir", type=str, default="./saved_models")
+    _add(p, "-sn", "--save_name", type=str, default="fixmatch")
+    p.add_argument("--resume", type=str2bool, nargs="?", const=True, default=False)
+    _add(p, "--load_path", type=str, default=None)
+    p.add_argument("-o", "--overwrite", type=str2bool, nargs="?", const=True, default=True)
+    p.add_argument("--use_tensorboard", type=str2bool, nargs="?", const=True, default=False)
+    p.add_argument("--use_wandb", type=str2bool, nargs="?", const=True, default=False)
+    p.add_argument("--use_aim", type=str2bool, nargs="?", const=True, default=False)
+    # training
+    _add(p, "--epoch", type=int, default=1)
+    _add(p, "--num_train_iter", type=int, default=20, help="total number of training iterations")
+    _add(p, "--num_warmup_iter", type=int, default=0, help="cosine linear warmup iterations")
+    _add(p, "--num_eval_iter", type=int, default=10, help="evaluation frequency")
+    _add(p, "--num_log_iter", type=int, default=5, help="logging frequency")
+    _add(p, "-nl", "--num_labels", type=int, default=400)
+    _add(p, "-bsz", "--batch_size", type=int, default=8)
+    _add(p, "--uratio", type=int, default=1, help="unlabelled to labelled batch size ratio")
+    _add(p, "--eval_batch_size", type=int, default=16)
+    _add(p, "--ema_m", type=float, default=0.999, help="EMA momentum of the evaluation model")
+    _add(p, "--ulb_loss_ratio", type=float, default=1.0)
+    # optimiser
+    _add(p, "--optim", type=str, default="SGD")
+    _add(p, "--lr", type=float, default=3e-2)
+    _add(p, "--momentum", type=float, default=0.9)
+    _add(p, "--weight_decay", type=float, default=5e-4)
+    _add(p, "--layer_decay", type=float, default=1.0)
+    # backbone
+    _add(p, "--net", type=str, default="wrn_28_2")
+    _add(p, "--net_from_name", type=str2bool, default=False)
+    _add(p, "--use_pretrain", type=str2bool, default=False)
+    _add(p, "--pretrain_path", type=str, default="")
+    # learner
+    _add(p, "-alg", "--algorithm", type=str, default="fixmatch")
+    _add(p, "--use_cat", type=str2bool, default=True)
+    _add(p, "--amp", "--use_amp", type=str2bool, default=False)
+    _add(p, "--clip_grad", type=float, default=0.0)
+    _add(p, "-imb_alg", "--imb_algorithm", type=str, default=None)
+    # data
+    _add(p, "--data_dir", type=str, default="./data")
+    _add(p, "-ds", "--dataset", type=str, default="cifar10")
+    _add(p, "-nc", "--num_classes", type=int, default=10)
+    _add(p, "--train_sampler", type=str, default="RandomSampler")
+    _add(p, "--num_workers", type=int, default=1)
+    _add(p, "--include_lb_to_ulb", type=str2bool, default=True)
+    _add(p, "--lb_imb_ratio", type=int, default=1)
+    _add(p, "--ulb_imb_ratio", type=int, default=1)
+    _add(p, "--ulb_num_labels", type=optional_int, default=None)
+    _add(p, "--img_size", type=int, default=32)
+    _add(p, "--crop_ratio", type=float, default=0.875)
+    _add(p, "--max_length", type=int, default=512)
+    _add(p, "--max_length_seconds", type=float, default=4.0)
+    _add(p, "--sample_rate", type=int, default=16000)
+    # distributed
+    _add(p, "--world-size", "--world_size", type=int, default=1)
+    _add(p, "--rank", type=int, default=0)
+    _add(p, "-du", "--dist-url", "--dist_url", type=str, default="tcp://127.0.0.1:11111")
+    _add(p, "--dist-backend", "--dist_backend", type=str, default="nccl")
+    _add(p, "--seed", type=int, default=1)
+    _add(p, "--gpu", type=optional_int, default=None)
+    _add(p, "--multiprocessing-distributed", "--multiprocessing_distributed", type=str2bool, default=False)
+    # plugin
+    _add(p, "--num_cpu_procs", type=int, default=2,
+         help="processes multiprocessing_distributed starts on a machine without CUDA (gloo)")
+    _add(p, "--image_kind", type=str, default=None,
+         help="augmentation policy: natural or glyph (default: the dataset's)")
+    _add(p, "--c", type=str, default="", help="YAML config file; its keys override flags")
+    return p
+
+
+def load_yaml(path: str) -> Dict[str, Any]:
+    """Read a YAML config into a dict, with errors that name the file."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path!r} (given with --c)")
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            data = YAML(typ="safe", pure=True).load(handle)
+    except YAMLError as error:
+        raise ConfigError(f"config file {path!r} is not valid YAML: {error}") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path!r} must hold a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def _dest_types(parser: argparse.ArgumentParser) -> Dict[str, Callable]:
+    return {a.dest: a.type for a in parser._actions if a.type is not None}
+
+
+def coerce_value(key: str, value: Any, kind: Callable, source: str) -> Any:
+    """Check a YAML value against its flag's type and convert it as argparse would.
+
+    Integers are accepted where floats are expected; a float is not accepted
+    where an integer is expected unless it is integral; ``None`` is kept (USB
+    uses it for "unset").
+    """
+    if value is None:
+        return None
+    expected = {int: "an integer", float: "a number", str: "a string"}.get(kind, getattr(kind, "__name__", "valid"))
+    bad = ConfigError(f"{source}: key '{key}' must be {expected}, got {value!r} ({type(value).__name__})")
+    if kind is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if not isinstance(value, int):
+            raise bad
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if kind is str:
+        if isinstance(value, (dict, list)):
+            raise bad
+        return str(value)
+    try:
+        return kind(value)
+    except (argparse.ArgumentTypeError, TypeError, ValueError) as error:
+        raise ConfigError(f"{source}: key '{key}': {error}") from error
+
+
+def apply_yaml(args: argparse.Namespace, parser: argparse.ArgumentParser, data: Dict[str, Any], source: str) -> None:
+    """Set YAML keys on ``args`` (they override flags, as in USB), type-checked."""
+    types = _dest_types(parser)
+    for key, value in data.items():
+        if key in types:
+            value = coerce_value(key, value, types[key], source)
+        setattr(args, key, value)
+
+
+def add_arguments(parser: argparse.ArgumentParser, arguments: Iterable[Any]) -> None:
+    """Add USB ``SSL_Argument`` objects (``name``, ``type``, ``default``, ``help``), skipping known flags."""
+    known = {opt for a in parser._actions for opt in a.option_strings}
+    for argument in arguments:
+        if argument.name in known:
+            continue
+        parser.add_argument(argument.name, type=argument.type, default=argument.default, help=argument.help)
+        known.add(argument.name)
+
+
+def parse_config(
+    argv: Optional[Sequence[str]] = None,
+    extra_arguments: Optional[Callable[[argparse.Namespace], List[Any]]] = None,
+) -> argparse.Namespace:
+    """Parse flags and ``--c`` YAML as USB's train.py does, with type checks.
+
+    Args:
+        argv: Command-line words (``sys.argv[1:]`` when ``None``).
+        extra_arguments: ``f(args) -> [SSL_Argument]``: learner and plugin
+            arguments, which depend on the ``algorithm`` chosen by the first pass.
+
+    Returns:
+        The settings namespace.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    data = load_yaml(args.c) if args.c else {}
+    source = args.c or "command line"
+    apply_yaml(args, parser, data, source)
+    if extra_arguments is not None:
+        add_arguments(parser, extra_arguments(args))
+        args = parser.parse_args(argv)
+        apply_yaml(args, parser, data, source)
+    return args

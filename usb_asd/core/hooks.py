@@ -1,0 +1,102 @@
+"""USB hooks the plugin adds or substitutes; each does one thing."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any, Dict, Optional
+
+import torch
+from semilearn.core.hooks import Hook
+
+from ..metrics import NMI_AVERAGE
+from ..results import git_commit, machine_info, write_json_atomic
+
+
+class DeviceTimerHook(Hook):
+    """USB's ``TimerHook`` without ``torch.cuda.Event``, so it runs on CPU too.
+
+    Logs ``lr``, ``train/prefetch_time`` (waiting for the next batch) and
+    ``train/run_time`` (forward, backward and update) in seconds, as USB does.
+    """
+
+    def before_run(self, algorithm) -> None:
+        self._batch_start = time.perf_counter()
+        self._step_start = self._batch_start
+
+    def _now(self, algorithm) -> float:
+        if algorithm.device.type == "cuda":
+            torch.cuda.synchronize(algorithm.device)
+        return time.perf_counter()
+
+    def before_train_step(self, algorithm) -> None:
+        self._step_start = self._now(algorithm)
+        self._prefetch = self._step_start - self._batch_start
+
+    def after_train_step(self, algorithm) -> None:
+        end = self._now(algorithm)
+        algorithm.log_dict["lr"] = algorithm.optimizer.param_groups[-1]["lr"]
+        algorithm.log_dict["train/prefetch_time"] = self._prefetch
+        algorithm.log_dict["train/run_time"] = end - self._step_start
+        self._batch_start = time.perf_counter()
+
+
+class ResultsHook(Hook):
+    """Writes ``<save_dir>/<save_name>/results.json`` when training ends.
+
+    The scores are those of the evaluation at the last iteration (USB's
+    ``EvaluationHook`` runs one there), i.e. of the final EMA model: no model is
+    picked with test labels.
+    """
+
+    def before_run(self, algorithm) -> None:
+        self._start = time.perf_counter()
+        self._final: Dict[str, Any] = {}
+
+    def after_train_step(self, algorithm) -> None:
+        if self.is_last_iter(algorithm):
+            self._final = {k: v for k, v in algorithm.log_dict.items() if k.startswith("eval/")}
+
+    def after_run(self, algorithm) -> None:
+        if algorithm.distributed and algorithm.rank % algorithm.ngpus_per_node != 0:
+            return
+        record = build_results_record(algorithm, self._final, time.perf_counter() - self._start)
+        algorithm.results_record = record
+        write_json_atomic(os.path.join(algorithm.save_dir, algorithm.save_name, "results.json"), record)
+
+
+def _finite_or_none(value: Optional[float]) -> Optional[float]:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def build_results_record(algorithm, final_eval: Dict[str, Any], wall_s: float) -> Dict[str, Any]:
+    """The results.json record of a finished run."""
+    args = algorithm.args
+    return {
+        "acc": _finite_or_none(final_eval.get("eval/acc")),
+        "nmi": _finite_or_none(final_eval.get("eval/nmi")),
+        "ari": _finite_or_none(final_eval.get("eval/ari")),
+        "top1": _finite_or_none(final_eval.get("eval/top-1-acc")),
+        "best_top1": _finite_or_none(algorithm.best_eval_acc),
+        "best_it": int(algorithm.best_it),
+        "nmi_average": NMI_AVERAGE,
+        "scored_split": "test",
+        "num_eval_samples": len(algorithm.dataset_dict["eval"]),
+        "iterations": int(algorithm.it),
+        "wall_s": float(wall_s),
+        "algorithm": args.algorithm,
+        "dataset": args.dataset,
+        "net": args.net,
+        "num_labels": int(args.num_labels),
+        "num_classes": int(args.num_classes),
+        "seed": args.seed,
+        "device": str(algorithm.device),
+        "world_size": int(args.world_size) if algorithm.distributed else 1,
+        "config": getattr(args, "c", ""),
+        "commit": git_commit(),
+        "machine": machine_info(),
+    }

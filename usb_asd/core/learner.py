@@ -1,0 +1,232 @@
+"""Compose the plugin's behaviour with any USB learner.
+
+As USB's ``imb_algorithms`` do, the plugin builds at run time a class derived
+from a mixin and the learner USB registered under ``algorithm:``; USB's
+registry itself is left untouched. :class:`PluginLearnerMixin` adds device
+placement (CPU or CUDA), the plugin's datasets, clustering scores in
+evaluation and results.json.
+"""
+
+from __future__ import annotations
+
+from inspect import signature
+from typing import Dict, List, Optional, Tuple, Type
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from semilearn.core.utils import ALGORITHMS
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_score, recall_score
+from tqdm.auto import tqdm
+
+from ..data.registry import DATASETS, load_splits
+from ..data.usb_datasets import build_usb_datasets
+from ..data.transforms import IMAGE_KINDS
+from ..device import cuda_calls_to, resolve_device, to_device
+from ..metrics import clustering_scores
+from .hooks import DeviceTimerHook, ResultsHook
+
+#: USB learners the plugin composes with, for image data on CPU and CUDA.
+SUPPORTED_LEARNERS: Tuple[str, ...] = (
+    "adamatch", "comatch", "crmatch", "defixmatch", "fixmatch", "flexmatch", "freematch",
+    "fullysupervised", "meanteacher", "mixmatch", "pimodel", "pseudolabel", "remixmatch",
+    "simmatch", "softmatch", "uda", "vat",
+)
+
+#: USB learners the plugin refuses, with why.
+UNSUPPORTED_LEARNERS: Dict[str, str] = {
+    "dash": "overrides AlgorithmBase.train() with torch.cuda.Event timers and "
+    "raw .cuda() calls, so it cannot be placed on CPU without editing USB",
+}
+
+
+class PluginLearnerMixin:
+    """Mixin placed before a USB learner class in the MRO.
+
+    Adds ``self.device``, routes USB's CUDA-only calls through
+    :mod:`usb_asd.device`, reads the plugin's datasets, scores evaluation as a
+    clustering (ACC / NMI / ARI beside top-1) and writes results.json.
+    """
+
+    def __init__(self, args, net_builder, tb_log=None, logger=None, **kwargs) -> None:
+        self.device = resolve_device(args.gpu)
+        with cuda_calls_to(self.device):
+            super().__init__(args, net_builder, tb_log=tb_log, logger=logger, **kwargs)
+        # USB uses ngpus_per_node to find rank 0 of a node; 0 on a CPU machine.
+        self.ngpus_per_node = max(1, getattr(args, "procs_per_node", 1))
+
+    # ---- data -------------------------------------------------------------
+    def set_dataset(self):
+        if self.args.dataset not in DATASETS:
+            return super().set_dataset()
+        if self.rank != 0 and self.distributed:
+            torch.distributed.barrier()
+        splits = load_splits(self.args.dataset, self.args.data_dir, self.args.num_classes)
+        if splits.num_classes != self.args.num_classes and splits.has_train_labels:
+            raise ValueError(
+                f"num_classes is {self.args.num_classes} but dataset '{self.args.dataset}' has "
+                f"{splits.num_classes} classes; set num_classes: {splits.num_classes}"
+            )
+        kind = getattr(self.args, "image_kind", None) or DATASETS[self.args.dataset].kind
+        if kind not in IMAGE_KINDS:
+            raise ValueError(f"image_kind must be one of {IMAGE_KINDS}, got {kind!r}")
+        num_labels = int(self.args.num_labels or 0)
+        if num_labels == 0 and self.requires_labelled_split():
+            raise ValueError(
+                f"num_labels is 0 but learner '{self.args.algorithm}' trains on a labelled split; "
+                "give num_labels > 0, or let a label-free adaptor (e.g. ASD) build the labels"
+            )
+        dataset_dict = build_usb_datasets(
+            splits,
+            self.args.algorithm,
+            kind,
+            img_size=self.args.img_size,
+            crop_ratio=self.args.crop_ratio,
+            num_labels=num_labels,
+            seed=self.args.seed,
+            include_lb_to_ulb=self.args.include_lb_to_ulb,
+        )
+        dataset_dict = self.adapt_datasets(dataset_dict)
+        self.args.ulb_dest_len = len(dataset_dict["train_ulb"])
+        self.args.lb_dest_len = len(dataset_dict["train_lb"]) if dataset_dict["train_lb"] is not None else 0
+        self.print_fn(
+            f"dataset {self.args.dataset}: {self.args.lb_dest_len} labelled, "
+            f"{self.args.ulb_dest_len} unlabelled, {len(dataset_dict['eval'])} eval"
+        )
+        if self.rank == 0 and self.distributed:
+            torch.distributed.barrier()
+        return dataset_dict
+
+    def requires_labelled_split(self) -> bool:
+        """Whether the composed learner needs USB's labelled split (adaptors that build labels say no)."""
+        return True
+
+    def adapt_datasets(self, dataset_dict):
+        """Hook for adaptors to replace or wrap datasets before loaders are built."""
+        return dataset_dict
+
+    # ---- hooks ------------------------------------------------------------
+    def set_hooks(self) -> None:
+        super().set_hooks()
+        for i, hook in enumerate(self._hooks):
+            if hook.name == "TimerHook":
+                replacement = DeviceTimerHook()
+                replacement.priority = hook.priority
+                replacement.name = hook.name
+                self._hooks[i] = replacement
+        self.hooks_dict = {h.name: h for h in self._hooks}
+        self.register_hook(ResultsHook(), "ResultsHook", "LOWEST")
+
+    # ---- device -----------------------------------------------------------
+    def process_batch(self, input_args=None, **kwargs):
+        if input_args is None:
+            input_args = list(signature(self.train_step).parameters.keys())
+        return {
+            arg: to_device(var, self.device)
+            for arg, var in kwargs.items()
+            if arg in input_args and var is not None
+        }
+
+    def train(self):
+        with cuda_calls_to(self.device):
+            return super().train()
+
+    def load_model(self, load_path):
+        with cuda_calls_to(self.device):
+            return super().load_model(load_path)
+
+    # ---- evaluation -------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, eval_dest: str = "eval", out_key: str = "logits") -> Tuple[np.ndarray, np.ndarray]:
+        """Logits of the current (EMA-applied by the caller) model on one loader.
+
+        Returns:
+            ``(logits (n, C), targets (n,))`` with ``-1`` for unknown targets.
+        """
+        logits_all: List[np.ndarray] = []
+        targets_all: List[np.ndarray] = []
+        loader = self.loader_dict[eval_dest]
+        for data in tqdm(loader, desc=f"evaluate {eval_dest}", leave=False, disable=None):
+            x = to_device(data["x_lb"], self.device)
+            logits_all.append(self.model(x)[out_key].float().cpu().numpy())
+            targets_all.append(np.asarray(data["y_lb"]).reshape(-1))
+        return np.concatenate(logits_all), np.concatenate(targets_all).astype(np.int64)
+
+    def evaluate(self, eval_dest: str = "eval", out_key: str = "logits", return_logits: bool = False):
+        self.model.eval()
+        self.ema.apply_shadow()
+        try:
+            logits, y_true = self.predict(eval_dest, out_key)
+        finally:
+            self.ema.restore()
+            self.model.train()
+        eval_dict = score_predictions(logits, y_true, prefix=eval_dest)
+        if return_logits:
+            eval_dict[f"{eval_dest}/logits"] = logits
+        return eval_dict
+
+
+def score_predictions(logits: np.ndarray, y_true: np.ndarray, prefix: str = "eval") -> Dict[str, float]:
+    """USB's evaluation scores plus clustering scores, from logits.
+
+    Args:
+        logits: ``(n, C)`` model outputs; the prediction is the argmax.
+        y_true: ``(n,)`` classes, ``-1`` where unknown.
+        prefix: Key prefix (USB's ``eval_dest``).
+
+    Returns:
+        ``{prefix}/loss``, ``top-1-acc``, ``balanced_acc``, ``precision``,
+        ``recall``, ``F1`` (USB's keys) and ``acc``, ``nmi``, ``ari``; NaN for every
+        score when some targets are unknown.
+    """
+    y_pred = logits.argmax(axis=1)
+    keys = ["loss", "top-1-acc", "balanced_acc", "precision", "recall", "F1", "acc", "nmi", "ari"]
+    if len(y_true) == 0 or np.any(y_true < 0):
+        return {f"{prefix}/{k}": float("nan") for k in keys}
+    scores = clustering_scores(y_true, y_pred)
+    num_out = logits.shape[1]
+    loss = float("nan")
+    if y_true.max() < num_out:
+        loss = float(F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(y_true)).item())
+    return {
+        f"{prefix}/loss": loss,
+        f"{prefix}/top-1-acc": float(accuracy_score(y_true, y_pred)),
+        f"{prefix}/balanced_acc": float(balanced_accuracy_score(y_true, y_pred)),
+        f"{prefix}/precision": float(precision_score(y_true, y_pred, average="macro", zero_division=0)),
+        f"{prefix}/recall": float(recall_score(y_true, y_pred, average="macro", zero_division=0)),
+        f"{prefix}/F1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        f"{prefix}/acc": scores["acc"],
+        f"{prefix}/nmi": scores["nmi"],
+        f"{prefix}/ari": scores["ari"],
+    }
+
+
+_COMPOSED: Dict[Tuple[type, ...], type] = {}
+
+
+def compose_learner(algorithm: str, mixins: Tuple[type, ...] = ()) -> Type:
+    """The class ``(*mixins, PluginLearnerMixin, USB learner)`` for ``algorithm``.
+
+    Args:
+        algorithm: Name under which USB registered the learner.
+        mixins: Extra behaviour (adaptors, regularisers) placed first in the MRO.
+
+    Returns:
+        The composed class (cached, so pickling in spawned processes sees one class).
+    """
+    if algorithm in UNSUPPORTED_LEARNERS:
+        raise ValueError(f"algorithm '{algorithm}' is not supported by usb_asd: {UNSUPPORTED_LEARNERS[algorithm]}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm '{algorithm}' is not a USB learner; known: {sorted(ALGORITHMS.keys())}")
+    base = ALGORITHMS[algorithm]
+    key = (*mixins, PluginLearnerMixin, base)
+    if key not in _COMPOSED:
+        name = "".join(m.__name__.replace("Mixin", "") for m in mixins) + base.__name__
+        _COMPOSED[key] = type(name, key, {})
+    return _COMPOSED[key]
+
+
+def build_learner(args, net_builder, tb_log=None, logger=None, mixins: Tuple[type, ...] = ()):
+    """Instantiate the composed learner for ``args.algorithm``."""
+    cls = compose_learner(args.algorithm, mixins)
+    return cls(args=args, net_builder=net_builder, tb_log=tb_log, logger=logger)

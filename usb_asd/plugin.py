@@ -1,0 +1,28 @@
+"""Registration of the plugin's components in USB's registries."""
+
+from __future__ import annotations
+
+from typing import Callable, Dict
+
+from .nets.small_cnn import cnn_small
+
+#: Backbones the plugin adds to ``semilearn.nets`` (USB's net registry: its
+#: ``get_net_builder(name, from_name=False)`` looks names up there).
+NETS: Dict[str, Callable] = {"cnn_small": cnn_small}
+
+_registered = False
+
+
+def register() -> None:
+    """Make the plugin's nets visible to USB; idempotent."""
+    global _registered
+    if _registered:
+        return
+    import semilearn.nets as usb_nets
+
+    for name, builder in NETS.items():
+        existing = getattr(usb_nets, name, None)
+        if existing is not None and existing is not builder:
+            raise RuntimeError(f"semilearn.nets already defines {name!r}; refusing to shadow it")
+        setattr(usb_nets, name, builder)
+    _registered = True
