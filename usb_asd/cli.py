@@ -46,3 +46,10 @@ def run_from_command_line(argv: Optional[List[str]] = None) -> int:
         print(format_scores(record))
         print(f"results: {args.save_dir}/{args.save_name}/results.json")
     return 0
+
+
+def main() -> None:
+    """Console-script entry point (``usb-asd-train --c CONFIG``)."""
+    import usb_asd  # noqa: F401
+
+    sys.exit(run_from_command_line(sys.argv[1:]))

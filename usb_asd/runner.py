@@ -125,6 +125,9 @@ def main_worker(local_index: Optional[int], procs: int, args: argparse.Namespace
     is_main = args.rank % procs == 0
     tb_log = TBLog(save_path, "tensorboard", use_tensorboard=args.use_tensorboard) if is_main else None
     logger = get_logger(args.save_name, save_path, "INFO" if is_main else "WARNING")
+    # USB's get_logger leaves the level to logging.basicConfig, a no-op when the
+    # root logger is already configured (pytest, notebooks): set it explicitly.
+    logger.setLevel(logging.INFO if is_main else logging.WARNING)
     try:
         net_builder = get_net_builder(args.net, args.net_from_name)
         learner = build_learner(args, net_builder, tb_log, logger, mixins=learner_mixins(args))
