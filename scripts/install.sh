@@ -56,4 +56,13 @@ fi
 
 echo "[usb-asd] installing usb-asd and the remaining requirements"
 "${pip[@]}" "${pins[@]}" -e ".[test]"
-"$py" -c "import usb_asd.plugin as p; p.register(); import semilearn, sklearn_extra.cluster, ot; print('[usb-asd] ready:', semilearn.__name__, 'with', p.NETS and 'usb_asd nets')"
+# pip warns "semilearn 0.3.2 requires torchaudio": expected, see docs/INSTALL.md.
+"$py" - <<'PY'
+import importlib.metadata as md
+import usb_asd.plugin as plugin
+plugin.register()
+import torch, sklearn_extra.cluster, ot  # noqa: E401,F401
+names = ("semilearn", "torch", "torchvision", "POT", "scikit-learn-extra")
+print("[usb-asd] ready:", ", ".join(f"{n} {md.version(n)}" for n in names),
+      "| CUDA" if torch.cuda.is_available() else "| CPU only")
+PY

@@ -194,6 +194,7 @@ def add_arguments(parser: argparse.ArgumentParser, arguments: Iterable[Any]) -> 
 def parse_config(
     argv: Optional[Sequence[str]] = None,
     extra_arguments: Optional[Callable[[argparse.Namespace], List[Any]]] = None,
+    overrides: Optional[Dict[str, Any]] = None,
 ) -> argparse.Namespace:
     """Parse flags and ``--c`` YAML as USB's train.py does, with type checks.
 
@@ -201,6 +202,8 @@ def parse_config(
         argv: Command-line words (``sys.argv[1:]`` when ``None``).
         extra_arguments: ``f(args) -> [SSL_Argument]``: learner and plugin
             arguments, which depend on the ``algorithm`` chosen by the first pass.
+        overrides: Keys applied after the YAML (benchmarks and grids vary the
+            seed or save name of one config), type-checked like YAML keys.
 
     Returns:
         The settings namespace.
@@ -208,6 +211,7 @@ def parse_config(
     parser = build_parser()
     args = parser.parse_args(argv)
     data = load_yaml(args.c) if args.c else {}
+    data.update(overrides or {})
     source = args.c or "command line"
     apply_yaml(args, parser, data, source)
     if extra_arguments is not None:

@@ -18,28 +18,39 @@ class DeviceTimerHook(Hook):
     """USB's ``TimerHook`` without ``torch.cuda.Event``, so it runs on CPU too.
 
     Logs ``lr``, ``train/prefetch_time`` (waiting for the next batch) and
-    ``train/run_time`` (forward, backward and update) in seconds, as USB does.
+    ``train/run_time`` (forward, backward and update, as in USB: evaluation and
+    checkpointing are excluded) in seconds. The end of the update is stamped by
+    :class:`StepEndStampHook`, which runs right after USB's ``ParamUpdateHook``.
     """
 
     def before_run(self, algorithm) -> None:
         self._batch_start = time.perf_counter()
         self._step_start = self._batch_start
 
-    def _now(self, algorithm) -> float:
-        if algorithm.device.type == "cuda":
-            torch.cuda.synchronize(algorithm.device)
-        return time.perf_counter()
-
     def before_train_step(self, algorithm) -> None:
-        self._step_start = self._now(algorithm)
+        self._step_start = device_time(algorithm.device)
         self._prefetch = self._step_start - self._batch_start
 
     def after_train_step(self, algorithm) -> None:
-        end = self._now(algorithm)
+        end = getattr(algorithm, "step_end_time", None) or device_time(algorithm.device)
         algorithm.log_dict["lr"] = algorithm.optimizer.param_groups[-1]["lr"]
         algorithm.log_dict["train/prefetch_time"] = self._prefetch
         algorithm.log_dict["train/run_time"] = end - self._step_start
         self._batch_start = time.perf_counter()
+
+
+class StepEndStampHook(Hook):
+    """Stamps ``algorithm.step_end_time`` once the parameter update is done."""
+
+    def after_train_step(self, algorithm) -> None:
+        algorithm.step_end_time = device_time(algorithm.device)
+
+
+def device_time(device: torch.device) -> float:
+    """``time.perf_counter()`` after queued CUDA work on ``device`` has finished."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
 
 
 class ResultsHook(Hook):

@@ -24,7 +24,7 @@ from ..data.usb_datasets import build_usb_datasets
 from ..data.transforms import IMAGE_KINDS
 from ..device import cuda_calls_to, resolve_device, to_device
 from ..metrics import clustering_scores
-from .hooks import DeviceTimerHook, ResultsHook
+from .hooks import DeviceTimerHook, ResultsHook, StepEndStampHook
 
 #: USB learners the plugin composes with, for image data on CPU and CUDA.
 SUPPORTED_LEARNERS: Tuple[str, ...] = (
@@ -115,6 +115,8 @@ class PluginLearnerMixin:
                 replacement.name = hook.name
                 self._hooks[i] = replacement
         self.hooks_dict = {h.name: h for h in self._hooks}
+        # Same priority as ParamUpdateHook and registered after it: runs right after the update.
+        self.register_hook(StepEndStampHook(), "StepEndStampHook", "HIGHEST")
         self.register_hook(ResultsHook(), "ResultsHook", "LOWEST")
 
     # ---- device -----------------------------------------------------------

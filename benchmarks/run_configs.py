@@ -1,0 +1,100 @@
+"""Run configs over several seeds and write one JSON of results with provenance.
+
+    python benchmarks/run_configs.py --configs config/fixmatch_digits_40.yaml \
+        config/freematch_digits_40.yaml --seeds 0 1 2 \
+        --out benchmarks/results/digits_gt_baselines.json
+
+Each run is an ordinary ``train.py`` run (same code path), with ``seed`` and
+``save_name`` overridden. The output holds the command, the commit, the
+machine, every run's results.json record and, per config, the mean, standard
+deviation, min, max and median of each score. Runs already in the output file
+(same config and seed) are not redone, so an interrupted benchmark resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from typing import Any, Dict, List
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import usb_asd  # noqa: E402,F401
+from usb_asd.cli import _extra_arguments  # noqa: E402
+from usb_asd.config import parse_config  # noqa: E402
+from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
+
+SCORES = ("top1", "acc", "nmi", "ari", "wall_s")
+
+
+def summarise(records: List[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
+    """Mean, sample standard deviation, min, max and median of each score over runs."""
+    out: Dict[str, Dict[str, float]] = {}
+    for key in SCORES:
+        values = [r[key] for r in records if r.get(key) is not None]
+        if not values:
+            continue
+        out[key] = {
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values),
+            "max": max(values),
+            "median": statistics.median(values),
+            "n": len(values),
+        }
+    return out
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", required=True)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--save_dir", default="./saved_models/benchmarks")
+    opts = parser.parse_args(argv)
+
+    from usb_asd.runner import main as run
+
+    previous: Dict[str, Any] = {}
+    if os.path.exists(opts.out):
+        import json
+
+        with open(opts.out, encoding="utf-8") as handle:
+            previous = json.load(handle)
+    runs: List[Dict[str, Any]] = list(previous.get("runs", []))
+    done = {(r["config"], r["seed"]) for r in runs}
+    started = time.time()
+    for config in opts.configs:
+        for seed in opts.seeds:
+            if (config, seed) in done:
+                print(f"[benchmark] {config} seed {seed}: already done, skipped")
+                continue
+            name = f"{os.path.splitext(os.path.basename(config))[0]}_seed{seed}"
+            args = parse_config(
+                ["--c", config],
+                extra_arguments=_extra_arguments,
+                overrides={"seed": seed, "save_name": name, "save_dir": opts.save_dir},
+            )
+            record = run(args)
+            record["config"] = config
+            runs.append(record)
+            print(f"[benchmark] {config} seed {seed}: top1 {record['top1']} acc {record['acc']:.4f} "
+                  f"nmi {record['nmi']:.4f} ari {record['ari']:.4f} in {record['wall_s']:.0f} s")
+            payload = {
+                "command": "python " + " ".join([os.path.relpath(__file__)] + (argv if argv is not None else sys.argv[1:])),
+                "seeds": opts.seeds,
+                "commit": git_commit(),
+                "machine": machine_info(),
+                "runs": runs,
+                "summary": {c: summarise([r for r in runs if r["config"] == c]) for c in opts.configs},
+            }
+            write_json_atomic(opts.out, payload)
+    print(f"[benchmark] wrote {opts.out} ({time.time() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Sinkhorn plans and instance-to-slot alignment."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from usb_asd.asd.alignment import align_to_slots, instance_slot_cost, prototype_slot_cost, sinkhorn_plan
+
+
+@pytest.mark.parametrize("m, n", [(6, 6), (5, 8), (9, 4)])
+def test_plan_has_uniform_marginals(m, n):
+    cost = np.random.default_rng(m * n).random((m, n))
+    plan = sinkhorn_plan(cost, reg=0.05)
+    assert plan.shape == (m, n) and np.all(plan >= 0)
+    np.testing.assert_allclose(plan.sum(axis=1), np.full(m, 1.0 / m), atol=1e-6)
+    np.testing.assert_allclose(plan.sum(axis=0), np.full(n, 1.0 / n), atol=1e-6)
+
+
+@pytest.mark.parametrize("m, n", [(6, 6), (5, 8)])
+def test_plan_has_given_marginals(m, n):
+    rng = np.random.default_rng(7)
+    a, b = rng.dirichlet(np.ones(m)), rng.dirichlet(np.ones(n))
+    plan = sinkhorn_plan(rng.random((m, n)) * 30.0, reg=0.1, a=a, b=b)
+    np.testing.assert_allclose(plan.sum(axis=1), a, atol=1e-6)
+    np.testing.assert_allclose(plan.sum(axis=0), b, atol=1e-6)
+
+
+def test_plan_is_scale_free_and_minimises_entropic_objective():
+    rng = np.random.default_rng(0)
+    cost = rng.random((5, 5))
+    plan = sinkhorn_plan(cost, reg=0.2)
+    np.testing.assert_allclose(sinkhorn_plan(100.0 * cost, reg=0.2), plan, atol=1e-9)
+    # Optimality of entropic OT: log P_ij = (f_i + g_j - C_ij / reg) for some potentials,
+    # i.e. log P + C/reg has rank one in the additive sense (double differences vanish).
+    log_gibbs = np.log(plan) + cost / cost.max() / 0.2
+    double_diff = log_gibbs - log_gibbs[:, :1] - log_gibbs[:1, :] + log_gibbs[0, 0]
+    np.testing.assert_allclose(double_diff, 0.0, atol=1e-6)
+
+
+def test_copies_of_slot_prototypes_land_in_their_own_slots():
+    rng = np.random.default_rng(3)
+    prototypes = rng.standard_normal((12, 16))
+    perm = rng.permutation(12)
+    features = 2.5 * prototypes[perm]  # instance i is a (rescaled) copy of slot perm[i]
+    cost = prototype_slot_cost(features, prototypes)
+    np.testing.assert_allclose(cost[np.arange(12), perm], 0.0, atol=1e-12)
+    slot_of_instance = align_to_slots(cost)
+    assert np.array_equal(slot_of_instance, perm)
+
+
+def test_log_prob_cost_recovers_confident_assignment():
+    rng = np.random.default_rng(5)
+    perm = rng.permutation(10)
+    logits = rng.standard_normal((10, 10))
+    logits[np.arange(10), perm] += 6.0
+    log_probs = torch.log_softmax(torch.tensor(logits), dim=1)
+    cost = instance_slot_cost(log_probs)
+    np.testing.assert_allclose(cost, -log_probs.numpy())
+    assert np.array_equal(align_to_slots(cost), perm)
+
+
+def test_align_returns_permutation_matching_min_cost_assignment():
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        cost = rng.random((15, 15))
+        slots = align_to_slots(cost, reg=0.01)
+        assert np.array_equal(np.sort(slots), np.arange(15))
+        rows, cols = linear_sum_assignment(cost)
+        assert cost[np.arange(15), slots].sum() == pytest.approx(cost[rows, cols].sum(), abs=1e-9)
+
+
+def test_align_rectangular_gives_distinct_slots():
+    slots = align_to_slots(np.random.default_rng(2).random((4, 7)))
+    assert slots.shape == (4,) and np.unique(slots).size == 4 and slots.max() < 7
+
+
+def test_bad_inputs_raise():
+    cost = np.ones((3, 3))
+    with pytest.raises(ValueError, match="reg"):
+        sinkhorn_plan(cost, reg=0.0)
+    with pytest.raises(ValueError, match="same total mass"):
+        sinkhorn_plan(cost, 0.1, a=np.ones(3) / 3, b=np.ones(3))
+    with pytest.raises(ValueError, match=r"b must have shape \(3,\)"):
+        sinkhorn_plan(cost, 0.1, b=np.ones(4) / 4)
+    with pytest.raises(ValueError, match="finite"):
+        sinkhorn_plan(np.array([[0.0, np.inf], [1.0, 0.0]]), 0.1)
+    with pytest.raises(ValueError, match="more instances"):
+        align_to_slots(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="log_probs"):
+        instance_slot_cost(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="dimension"):
+        prototype_slot_cost(np.ones((2, 3)), np.ones((2, 4)))

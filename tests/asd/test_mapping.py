@@ -1,0 +1,154 @@
+"""k-medoids instance->cluster mapping: planted groups, stable ids, warm-up, state."""
+
+import copy
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from usb_asd.asd.mapping import InstanceClusterMapper, _match_ids, random_mapping
+
+
+def _planted(seed: int = 0, groups: int = 4, size: int = 5, noise: float = 1.0):
+    """Block similarity: within-group entries in [5, 10], across-group noise in [0, noise]; shuffled order."""
+    rng = np.random.default_rng(seed)
+    n = groups * size
+    truth = np.repeat(np.arange(groups), size)
+    sim = rng.uniform(0.0, noise, (n, n))
+    same = truth[:, None] == truth[None, :]
+    sim[same] = rng.uniform(5.0, 10.0, same.sum())
+    order = rng.permutation(n)
+    return sim[np.ix_(order, order)], truth[order]  # not symmetric: fit symmetrises
+
+
+def _same_partition(a, b):
+    return adjusted_rand_score(a, b) == 1.0
+
+
+def test_planted_groups_recovered_with_k_nonempty_clusters():
+    for seed in range(3):
+        sim, truth = _planted(seed)
+        mapper = InstanceClusterMapper(num_clusters=4, seed=seed)
+        mapping = mapper.fit(sim)
+        assert mapping.shape == (20,) and mapping.dtype == np.int64
+        assert _same_partition(mapping, truth)
+        assert np.array_equal(np.bincount(mapping, minlength=4), np.full(4, 5))
+        np.testing.assert_array_equal(mapping[mapper.medoids], np.arange(4))
+
+
+def test_pam_cold_start_also_recovers_groups():
+    sim, truth = _planted(4)
+    assert _same_partition(InstanceClusterMapper(4, seed=0, method="pam").fit(sim), truth)
+
+
+def test_refit_same_similarity_keeps_mapping():
+    sim, _ = _planted(1)
+    mapper = InstanceClusterMapper(4, seed=0)
+    first = mapper.fit(sim)
+    np.testing.assert_array_equal(mapper.fit(sim), first)
+
+
+def test_perturbed_similarity_keeps_ids():
+    sim, _ = _planted(2)
+    mapper = InstanceClusterMapper(4, seed=0)
+    first = mapper.fit(sim)
+    rng = np.random.default_rng(9)
+    for _ in range(3):
+        np.testing.assert_array_equal(mapper.fit(sim * rng.uniform(0.8, 1.2, sim.shape)), first)
+
+
+def test_ids_follow_groups_when_one_class_moves():
+    sim, truth = _planted(3)
+    mapper = InstanceClusterMapper(4, seed=0)
+    first = mapper.fit(sim)
+    # Move every medoid's worth of structure: class x leaves its group for group g.
+    x = int(np.flatnonzero(~np.isin(np.arange(20), mapper.medoids))[0])
+    g = (truth[x] + 1) % 4
+    moved = truth.copy()
+    moved[x] = g
+    sim2 = np.where(moved[:, None] == moved[None, :], 8.0, 0.5)
+    second = mapper.fit(sim2)
+    assert _same_partition(second, moved)
+    keep = np.arange(20) != x
+    np.testing.assert_array_equal(second[keep], first[keep])
+    assert second[x] == first[np.flatnonzero(truth == g)[0]]
+
+
+def test_relabelling_matches_previous_ids():
+    old = np.repeat(np.arange(4), 3)
+    perm = np.array([2, 0, 3, 1])
+    new = perm[old]  # same groups, numbered differently
+    new_to_old = _match_ids(new, old, 4)
+    np.testing.assert_array_equal(new_to_old[new], old)
+    # Ties (no overlap information) keep the identity.
+    np.testing.assert_array_equal(_match_ids(np.arange(4), np.zeros(4, dtype=np.int64), 4)[1:], [1, 2, 3])
+
+
+def test_all_zero_similarity_is_warm_up():
+    mapper = InstanceClusterMapper(4, seed=0)
+    assert mapper.fit(np.zeros((20, 20))) is None
+    assert mapper.mapping is None
+    sim, _ = _planted(0)
+    first = mapper.fit(sim)
+    np.testing.assert_array_equal(mapper.fit(np.zeros((20, 20))), first)
+    # Diagonal-only input is all zero after zeroing the diagonal.
+    np.testing.assert_array_equal(mapper.fit(np.eye(20)), first)
+
+
+def test_degenerate_similarity_still_gives_k_nonempty_clusters():
+    for sim in (np.ones((10, 10)), np.pad(np.ones((1, 1)), ((0, 9), (1, 8)))):
+        mapper = InstanceClusterMapper(4, seed=0)
+        mapping = mapper.fit(sim)
+        assert np.unique(mapping).size == 4
+        assert np.unique(mapper.medoids).size == 4
+        np.testing.assert_array_equal(mapping[mapper.medoids], np.arange(4))
+
+
+def test_n_smaller_than_k_and_bad_inputs_raise():
+    mapper = InstanceClusterMapper(5, seed=0)
+    with pytest.raises(ValueError, match=r"num_clusters \(5\)"):
+        mapper.fit(np.ones((4, 4)))
+    with pytest.raises(ValueError, match="non-negative"):
+        mapper.fit(-np.ones((6, 6)))
+    with pytest.raises(ValueError, match="square"):
+        mapper.fit(np.ones((6, 5)))
+    with pytest.raises(ValueError, match="method"):
+        InstanceClusterMapper(3, seed=0, method="kmeans")
+
+
+def test_state_round_trip_gives_identical_future():
+    sim, _ = _planted(5)
+    a = InstanceClusterMapper(4, seed=0)
+    a.fit(sim)
+    b = InstanceClusterMapper(4, seed=123)
+    b.load_state_dict(copy.deepcopy(a.state_dict()))
+    np.testing.assert_array_equal(b.mapping, a.mapping)
+    sim2, _ = _planted(6)
+    np.testing.assert_array_equal(a.fit(sim2), b.fit(sim2))
+    np.testing.assert_array_equal(a.medoids, b.medoids)
+
+
+def test_random_mapping_is_balanced():
+    mapping = random_mapping(22, 4, np.random.default_rng(0))
+    counts = np.bincount(mapping, minlength=4)
+    assert counts.sum() == 22 and counts.min() >= 5 and counts.max() <= 6
+    assert not np.array_equal(mapping, np.arange(22) % 4)
+    with pytest.raises(ValueError, match=r"k \(5\)"):
+        random_mapping(4, 5, np.random.default_rng(0))
+
+
+def test_ids_follow_the_majority_when_groups_swap_medoids():
+    # Old groups {0,1,2} and {3,4,5} with medoids 0 and 3.
+    old = np.array([[0, 9, 9, 0, 0, 0], [9, 0, 9, 0, 0, 0], [9, 9, 0, 0, 0, 0],
+                    [0, 0, 0, 0, 9, 9], [0, 0, 0, 9, 0, 9], [0, 0, 0, 9, 9, 0]], dtype=float)
+    mapper = InstanceClusterMapper(2, seed=0)
+    first = mapper.fit(old)
+    assert _same_partition(first, [0, 0, 0, 1, 1, 1])
+    # New groups {0,4,5} and {3,1,2}: each old medoid now sits with the other group's majority.
+    new_groups = np.array([0, 1, 1, 1, 0, 0])
+    new = np.where(new_groups[:, None] == new_groups[None, :], 9.0, 0.0)
+    second = mapper.fit(new)
+    assert _same_partition(second, new_groups)
+    # Ids follow the majority of members (Hungarian on overlap), not the old medoids.
+    assert second[4] == first[4] and second[1] == first[1]
+    np.testing.assert_array_equal(second[mapper.medoids], [0, 1])

@@ -1,0 +1,27 @@
+"""Every shipped config parses, type-checks and names a supported learner and dataset."""
+
+import glob
+import os
+
+import pytest
+
+from usb_asd.cli import _extra_arguments
+from usb_asd.config import parse_config
+from usb_asd.core.learner import SUPPORTED_LEARNERS
+from usb_asd.data.registry import DATASETS
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
+CONFIGS = sorted(glob.glob(os.path.join(CONFIG_DIR, "*.yaml")))
+
+
+def test_there_are_configs():
+    assert len(CONFIGS) >= 4
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_config_is_valid(path):
+    args = parse_config(["--c", path], extra_arguments=_extra_arguments)
+    assert args.algorithm in SUPPORTED_LEARNERS
+    assert args.dataset in DATASETS
+    assert args.num_train_iter % args.epoch == 0
+    assert args.save_name == os.path.splitext(os.path.basename(path))[0]

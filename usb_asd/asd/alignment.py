@@ -1,0 +1,206 @@
+"""Aligning newly sampled instances to the instance head's existing slots.
+
+In ASD (Duan et al., IEEE TIP 2025, arXiv 2509.20976) the instance head has
+``n_l`` outputs ("slots"), one class per sampled instance. When a new set of
+instances is drawn, each is assigned to a slot by optimal transport so that
+slot ``j`` keeps roughly the meaning it had (the head and the transition
+statistics stay useful). The transport plan is computed with entropic OT
+(Sinkhorn, Cuturi, NeurIPS 2013) via POT and rounded to a one-to-one
+assignment.
+
+Costs provided:
+
+* :func:`instance_slot_cost`: ``C[i, j] = -log p(slot j | instance i)`` from
+  the instance head's log-softmax on the new instances;
+* :func:`prototype_slot_cost`: ``C[i, j] = 1 - cos(f_i, mu_j)`` between the
+  new instances' features and per-slot prototypes (e.g. the old instances'
+  features).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import ot
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["sinkhorn_plan", "align_to_slots", "instance_slot_cost", "prototype_slot_cost"]
+
+#: Tolerance on ``sum(a) == sum(b)`` for user-given marginals.
+_MASS_TOL = 1e-8
+
+
+def _numpy(values):
+    # Accept torch tensors without importing torch here.
+    if hasattr(values, "detach"):
+        return values.detach().cpu().numpy()
+    return values
+
+
+def _as_cost(cost: np.ndarray) -> np.ndarray:
+    cost = np.asarray(_numpy(cost), dtype=np.float64)
+    if cost.ndim != 2 or cost.shape[0] == 0 or cost.shape[1] == 0:
+        raise ValueError(f"cost must be a non-empty 2-D array (instances x slots), got shape {cost.shape}")
+    if not np.all(np.isfinite(cost)):
+        raise ValueError("cost must be finite")
+    return cost
+
+
+def _marginal(name: str, values: Optional[np.ndarray], size: int) -> np.ndarray:
+    if values is None:
+        return np.full(size, 1.0 / size)
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (size,):
+        raise ValueError(f"{name} must have shape ({size},), got {values.shape}")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(f"{name} must be finite and non-negative")
+    if values.sum() <= 0:
+        raise ValueError(f"{name} must have positive total mass")
+    return values
+
+
+def sinkhorn_plan(
+    cost: np.ndarray,
+    reg: float,
+    a: Optional[np.ndarray] = None,
+    b: Optional[np.ndarray] = None,
+    num_iter_max: int = 1000,
+    stop_thr: float = 1e-9,
+    warn: bool = True,
+) -> np.ndarray:
+    """Entropic optimal transport plan between instances and slots.
+
+    Solves
+
+    .. math::
+        P^\\star = \\arg\\min_{P \\ge 0} \\langle P, \\tilde C \\rangle - \\varepsilon H(P)
+        \\quad \\text{s.t.} \\quad P \\mathbf{1}_n = a, \\; P^\\top \\mathbf{1}_m = b,
+
+    with :math:`H(P) = -\\sum_{ij} P_{ij} (\\log P_{ij} - 1)` and
+    :math:`\\tilde C = C / \\max_{ij} |C_{ij}|`, using POT's log-domain Sinkhorn
+    (``ot.sinkhorn(..., method="sinkhorn_log")``, stable for small ``reg``).
+    Dividing by the largest cost makes ``reg`` scale-free: the same ``reg``
+    means the same sharpness whether costs are ``-log p`` (unbounded) or
+    ``1 - cos`` (in ``[0, 2]``). An all-zero cost is left as is.
+
+    Args:
+        cost: ``(m, n)`` cost ``C``; rectangular allowed.
+        reg: Entropic regularisation ``epsilon > 0`` (relative to the largest cost).
+        a: Row marginal ``(m,)``; default uniform ``1/m``.
+        b: Column marginal ``(n,)``; default uniform ``1/n``. Must have the
+            same total mass as ``a``.
+        num_iter_max: Maximum Sinkhorn iterations.
+        stop_thr: Stopping threshold on the marginal violation.
+        warn: Let POT warn when ``num_iter_max`` is reached before ``stop_thr``.
+
+    Returns:
+        ``(m, n)`` plan ``P`` (float64) with row sums ``a`` and column sums ``b``.
+    """
+    cost = _as_cost(cost)
+    if not np.isfinite(reg) or reg <= 0:
+        raise ValueError(f"reg must be a positive number, got {reg}")
+    m, n = cost.shape
+    a = _marginal("a", a, m)
+    b = _marginal("b", b, n)
+    if abs(a.sum() - b.sum()) > _MASS_TOL * max(1.0, a.sum()):
+        raise ValueError(f"a and b must have the same total mass, got {a.sum()} and {b.sum()}")
+    scale = np.abs(cost).max()
+    if scale > 0:
+        cost = cost / scale
+    plan = ot.sinkhorn(
+        a, b, cost, float(reg), method="sinkhorn_log", numItermax=int(num_iter_max), stopThr=float(stop_thr),
+        warn=bool(warn),
+    )
+    return np.asarray(plan, dtype=np.float64)
+
+
+def align_to_slots(
+    cost: np.ndarray,
+    reg: float = 0.05,
+    num_iter_max: int = 1000,
+    stop_thr: float = 1e-6,
+) -> np.ndarray:
+    """One slot per new instance: Sinkhorn plan rounded to a one-to-one assignment.
+
+    The plan of :func:`sinkhorn_plan` (uniform marginals) is a soft coupling;
+    each slot of the instance head must hold exactly one instance (it is that
+    instance's class), so the plan is rounded with the Hungarian algorithm,
+
+    .. math:: \\sigma = \\arg\\max_{\\sigma \\text{ injective}} \\sum_i P_{i, \\sigma(i)},
+
+    via ``scipy.optimize.linear_sum_assignment(P, maximize=True)``. For a
+    square cost ``sigma`` is a permutation; with small ``reg`` it coincides
+    with the exact OT (= minimum-cost) assignment.
+
+    Args:
+        cost: ``(m, n)`` instance-to-slot cost with ``m <= n`` (usually ``m == n == n_l``).
+        reg: Entropic regularisation, relative to the largest cost.
+        num_iter_max: Maximum Sinkhorn iterations.
+        stop_thr: Sinkhorn stopping threshold on the marginal violation. Looser
+            than :func:`sinkhorn_plan`'s default, and POT's non-convergence
+            warning is off, because only the rounded assignment is used: when
+            the optimal plan is close to a permutation (small ``reg``, distinct
+            instances) the Sinkhorn contraction factor is close to 1, so the
+            last digits of the marginals take tens of thousands of iterations
+            without changing which entry of each row is largest.
+
+    Returns:
+        ``slot_of_instance``: ``int64`` array ``(m,)`` of distinct slots;
+        instance ``i`` goes to slot ``slot_of_instance[i]``.
+    """
+    cost = _as_cost(cost)
+    m, n = cost.shape
+    if m > n:
+        raise ValueError(f"cost has more instances ({m}) than slots ({n}); each instance needs its own slot")
+    plan = sinkhorn_plan(cost, reg, num_iter_max=num_iter_max, stop_thr=stop_thr, warn=False)
+    rows, cols = linear_sum_assignment(plan, maximize=True)
+    slot_of_instance = np.empty(m, dtype=np.int64)
+    slot_of_instance[rows] = cols
+    return slot_of_instance
+
+
+def instance_slot_cost(log_probs: np.ndarray) -> np.ndarray:
+    """Cost of putting instance ``i`` in slot ``j``: ``C[i, j] = -log p(j | x_i)``.
+
+    Args:
+        log_probs: ``(m, n_l)`` log-softmax of the instance head on the new
+            instances (numpy array or torch tensor).
+
+    Returns:
+        ``(m, n_l)`` non-negative float64 cost.
+    """
+    log_probs = np.asarray(_numpy(log_probs), dtype=np.float64)
+    if log_probs.ndim != 2:
+        raise ValueError(f"log_probs must have shape (instances, slots), got {log_probs.shape}")
+    if not np.all(np.isfinite(log_probs)):
+        raise ValueError("log_probs must be finite (use log_softmax, not log of a softmax that underflowed)")
+    if np.any(log_probs > 1e-6):
+        raise ValueError("log_probs must be log-probabilities (<= 0); got positive values, pass log_softmax outputs")
+    return np.maximum(-log_probs, 0.0)
+
+
+def prototype_slot_cost(features: np.ndarray, slot_prototypes: np.ndarray) -> np.ndarray:
+    """Cosine cost between new instances and slot prototypes: ``C[i, j] = 1 - cos(f_i, mu_j)``.
+
+    Args:
+        features: ``(m, d)`` features of the new instances.
+        slot_prototypes: ``(n, d)`` one prototype per slot (e.g. the previous
+            instances' features).
+
+    Returns:
+        ``(m, n)`` float64 cost in ``[0, 2]``; a zero vector has cosine 0 to everything.
+    """
+    feats = np.asarray(_numpy(features), dtype=np.float64)
+    protos = np.asarray(_numpy(slot_prototypes), dtype=np.float64)
+    if feats.ndim != 2 or protos.ndim != 2:
+        raise ValueError(
+            f"features and slot_prototypes must be 2-D, got shapes {feats.shape} and {protos.shape}"
+        )
+    if feats.shape[1] != protos.shape[1]:
+        raise ValueError(
+            f"features have dimension {feats.shape[1]} but slot_prototypes have {protos.shape[1]}"
+        )
+    feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    protos = protos / np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), 1e-12)
+    return np.clip(1.0 - feats @ protos.T, 0.0, 2.0)

@@ -1,0 +1,312 @@
+"""Grouping the ``n_l`` instance classes into ``k`` clusters with k-medoids.
+
+ASD (Duan et al., IEEE TIP 2025, arXiv 2509.20976) clusters the instance
+classes using the class-transition similarity ``S`` of
+:mod:`usb_asd.asd.transitions` (as in SoC, Duan et al., AAAI 2024): classes
+between which predictions often move are grouped. The result is an
+instance->cluster map ``g: {0..n_l-1} -> {0..k-1}``.
+
+k-medoids on a precomputed dissimilarity ``D`` minimises
+
+.. math:: \\sum_{c=1}^{k} \\sum_{i \\in C_c} D_{i, m_c}
+
+over medoids ``m_1..m_k`` (members of the data) and the partition. The
+"alternate" iterations (Park & Jun, 2009; the scheme of the authors' SoC code)
+assign each class to its nearest medoid and move each medoid to the member
+with the smallest in-cluster distance sum; neither step increases the
+objective. Cold start: ``sklearn_extra.cluster.KMedoids`` (its initialisation
+and iterations), then the alternate iterations below. Later fits warm-start
+from the previous medoids with the alternate iterations, because
+scikit-learn-extra 0.3.0 only accepts ``init`` as a method name or as an array
+of *points* (matched by value against the rows of ``X``, which is ambiguous for
+a precomputed matrix with repeated rows), not as medoid indices.
+
+Cluster ids are kept stable across re-clusterings: new clusters are relabelled
+to match the previous map (Hungarian algorithm on the ``k x k`` overlap of
+member sets), so finding the same groups again keeps the same ids.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn_extra.cluster import KMedoids
+
+__all__ = ["InstanceClusterMapper", "random_mapping", "similarity_to_distance"]
+
+_METHODS = ("alternate", "pam")
+_INITS = ("build", "k-medoids++", "random", "heuristic")
+
+
+def _numpy(values) -> np.ndarray:
+    # Accept torch tensors without importing torch here.
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def similarity_to_distance(similarity: np.ndarray) -> np.ndarray:
+    """Dissimilarity for k-medoids: ``D = 1 - S / max(S)`` with ``D_ii = 0``.
+
+    A precomputed metric must be a dissimilarity (small = alike); dividing by
+    the largest similarity makes it scale-free (transition counts grow with the
+    window and batch size) and puts it in ``[0, 1]``.
+
+    Args:
+        similarity: ``(n, n)`` symmetric, non-negative, not all zero.
+
+    Returns:
+        ``(n, n)`` float64 distance with zero diagonal.
+    """
+    peak = similarity.max()
+    if peak <= 0:
+        raise ValueError("similarity must have a positive entry to be turned into a distance")
+    dist = 1.0 - similarity / peak
+    np.fill_diagonal(dist, 0.0)
+    return dist
+
+
+def _assign(dist: np.ndarray, medoids: np.ndarray) -> np.ndarray:
+    """Nearest medoid per class (ties: lowest cluster position); each medoid in its own cluster."""
+    labels = np.argmin(dist[:, medoids], axis=1)
+    # A class at distance 0 from two medoids could pull a medoid out of its own
+    # cluster and leave that cluster empty; pinning medoids prevents it.
+    labels[medoids] = np.arange(medoids.size)
+    return labels
+
+
+def _make_distinct(dist: np.ndarray, medoids: np.ndarray) -> np.ndarray:
+    """Replace repeated medoids by the class farthest from the medoids so far (deterministic)."""
+    medoids = medoids.astype(np.int64).copy()
+    is_medoid = np.zeros(dist.shape[0], dtype=bool)
+    for c, m in enumerate(medoids):
+        if is_medoid[m]:
+            gap = dist[:, is_medoid].min(axis=1)
+            gap[is_medoid] = -np.inf
+            m = int(np.argmax(gap))
+            medoids[c] = m
+        is_medoid[m] = True
+    return medoids
+
+
+def _alternate(dist: np.ndarray, medoids: np.ndarray, max_iter: int) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Alternate k-medoids iterations from ``medoids`` until the medoids stop changing.
+
+    Medoid update: the member ``i`` of cluster ``c`` minimising
+    ``sum_{j in C_c} D_ij`` (equivalently maximising the in-cluster similarity
+    sum); on ties the current medoid is kept (otherwise the lowest index), which
+    rules out oscillation between equally good medoids.
+
+    Returns:
+        ``(labels, medoids, iterations)``.
+    """
+    medoids = medoids.copy()
+    iterations = 0
+    for iterations in range(1, max_iter + 1):
+        labels = _assign(dist, medoids)
+        new = medoids.copy()
+        for c in range(medoids.size):
+            members = np.flatnonzero(labels == c)
+            spread = dist[np.ix_(members, members)].sum(axis=1)
+            best = int(np.argmin(spread))
+            current = int(np.flatnonzero(members == medoids[c])[0])
+            if spread[best] < spread[current] - 1e-12 * max(1.0, abs(spread[current])):
+                new[c] = members[best]
+        if np.array_equal(new, medoids):
+            break
+        medoids = new
+    return _assign(dist, medoids), medoids, iterations
+
+
+def _match_ids(new_labels: np.ndarray, old_labels: np.ndarray, k: int) -> np.ndarray:
+    """``new_to_old`` permutation maximising the overlap of member sets.
+
+    Solves ``max_sigma sum_c |C^new_c ∩ C^old_sigma(c)|`` with the Hungarian
+    algorithm. Ties are broken towards the identity (keeping the warm-start
+    order): a bonus of ``1 / (2k)`` on the diagonal totals at most 1/2, less
+    than one shared member, so it never beats a strictly larger overlap.
+    """
+    overlap = np.zeros((k, k), dtype=np.float64)
+    np.add.at(overlap, (new_labels, old_labels), 1.0)
+    overlap[np.diag_indices(k)] += 0.5 / k
+    rows, cols = linear_sum_assignment(overlap, maximize=True)
+    new_to_old = np.empty(k, dtype=np.int64)
+    new_to_old[rows] = cols
+    return new_to_old
+
+
+def random_mapping(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A balanced random instance->cluster map (ablation: CTT vs random grouping).
+
+    Cluster sizes differ by at most one: ``np.arange(n) % k`` randomly permuted.
+
+    Args:
+        n: Number of instance classes, ``n >= k``.
+        k: Number of clusters.
+        rng: Random generator.
+
+    Returns:
+        ``int64`` array ``(n,)`` with every id in ``[0, k)`` used.
+    """
+    if k < 1:
+        raise ValueError(f"k ({k}) must be at least 1")
+    if n < k:
+        raise ValueError(f"k ({k}) must not exceed the number of instance classes n ({n})")
+    return rng.permutation(np.arange(n, dtype=np.int64) % k)
+
+
+class InstanceClusterMapper:
+    """k-medoids grouping of instance classes with warm starts and stable cluster ids.
+
+    Args:
+        num_clusters: ``k``.
+        seed: ``random_state`` for KMedoids' cold start (used by the
+            ``"k-medoids++"`` and ``"random"`` initialisations).
+        max_iter: Maximum k-medoids iterations.
+        method: KMedoids method for the cold start, ``"alternate"`` or ``"pam"``.
+        init: KMedoids initialisation for the cold start. Default ``"build"``
+            (greedy PAM BUILD: deterministic, robust to bad random seeds).
+    """
+
+    def __init__(
+        self,
+        num_clusters: int,
+        seed: int,
+        max_iter: int = 300,
+        method: str = "alternate",
+        init: str = "build",
+    ) -> None:
+        if isinstance(num_clusters, bool) or not isinstance(num_clusters, (int, np.integer)) or num_clusters < 1:
+            raise ValueError(f"num_clusters must be a positive integer, got {num_clusters!r}")
+        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+            raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+        if method not in _METHODS:
+            raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+        if init not in _INITS:
+            raise ValueError(f"init must be one of {_INITS}, got {init!r}")
+        self.num_clusters = int(num_clusters)
+        self.seed = int(seed)
+        self.max_iter = int(max_iter)
+        self.method = method
+        self.init = init
+        self._mapping: Optional[np.ndarray] = None
+        self._medoids: Optional[np.ndarray] = None
+        self.num_fits = 0
+
+    @property
+    def mapping(self) -> Optional[np.ndarray]:
+        """Cluster id of each instance class, ``(n,)`` int64, or None before the first fit."""
+        return None if self._mapping is None else self._mapping.copy()
+
+    @property
+    def medoids(self) -> Optional[np.ndarray]:
+        """``medoids[c]`` is the instance class at the centre of cluster ``c``, or None."""
+        return None if self._medoids is None else self._medoids.copy()
+
+    def _cold_start(self, dist: np.ndarray) -> np.ndarray:
+        model = KMedoids(
+            n_clusters=self.num_clusters,
+            metric="precomputed",
+            method=self.method,
+            init=self.init,
+            max_iter=self.max_iter,
+            random_state=self.seed,
+        )
+        with warnings.catch_warnings():
+            # Convergence and empty-cluster warnings: the alternate iterations
+            # that follow continue from these medoids and repair both.
+            warnings.simplefilter("ignore")
+            model.fit(dist)
+        return _make_distinct(dist, np.asarray(model.medoid_indices_, dtype=np.int64))
+
+    def fit(self, similarity: np.ndarray) -> Optional[np.ndarray]:
+        """Re-cluster the instance classes from a class similarity.
+
+        ``S`` is symmetrised, ``(S + S^T) / 2``, with its diagonal zeroed, and
+        turned into ``D = 1 - S / max(S)`` (:func:`similarity_to_distance`).
+        The first fit runs KMedoids, later fits warm-start from the previous
+        medoids; both finish with alternate iterations in which every medoid
+        belongs to its own cluster, so there are exactly ``k`` non-empty
+        clusters (the ``k`` medoids are distinct since ``n >= k``). New ids are
+        then matched to the previous ones (Hungarian on member overlap).
+
+        Warm-up: if ``S`` is all zero (no transitions yet, the start of
+        training) there is nothing to cluster; the current mapping is returned
+        unchanged (None before any successful fit).
+
+        Args:
+            similarity: ``(n, n)`` non-negative similarity of the ``n = n_l``
+                instance classes (numpy or torch).
+
+        Returns:
+            The mapping ``(n,)`` (a copy), or None during warm-up before any fit.
+        """
+        sim = _numpy(similarity)
+        if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
+            raise ValueError(f"similarity must be a square (n, n) array, got shape {sim.shape}")
+        sim = sim.astype(np.float64)
+        if not np.all(np.isfinite(sim)) or np.any(sim < 0):
+            raise ValueError("similarity must be finite and non-negative")
+        n = sim.shape[0]
+        if n < self.num_clusters:
+            raise ValueError(
+                f"num_clusters ({self.num_clusters}) must not exceed the number of instance classes ({n})"
+            )
+        if self._mapping is not None and self._mapping.size != n:
+            raise ValueError(
+                f"similarity covers {n} instance classes but the current mapping has {self._mapping.size}"
+            )
+        sim = 0.5 * (sim + sim.T)
+        np.fill_diagonal(sim, 0.0)
+        if sim.max() <= 0:
+            return self.mapping
+        dist = similarity_to_distance(sim)
+        start = self._medoids if self._medoids is not None else self._cold_start(dist)
+        labels, medoids, _ = _alternate(dist, start, self.max_iter)
+        if self._mapping is not None:
+            new_to_old = _match_ids(labels, self._mapping, self.num_clusters)
+            labels = new_to_old[labels]
+            reordered = np.empty_like(medoids)
+            reordered[new_to_old] = medoids
+            medoids = reordered
+        self._mapping = labels.astype(np.int64)
+        self._medoids = medoids.astype(np.int64)
+        self.num_fits += 1
+        return self.mapping
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Settings, mapping and medoids."""
+        return {
+            "num_clusters": self.num_clusters,
+            "seed": self.seed,
+            "max_iter": self.max_iter,
+            "method": self.method,
+            "init": self.init,
+            "mapping": self.mapping,
+            "medoids": self.medoids,
+            "num_fits": self.num_fits,
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict`; later fits behave identically."""
+        mapping = None if state["mapping"] is None else np.asarray(state["mapping"], dtype=np.int64)
+        medoids = None if state["medoids"] is None else np.asarray(state["medoids"], dtype=np.int64)
+        k = int(state["num_clusters"])
+        if (mapping is None) != (medoids is None):
+            raise ValueError("state mapping and medoids must both be set or both be None")
+        if medoids is not None:
+            if medoids.shape != (k,) or np.unique(medoids).size != k:
+                raise ValueError(f"state medoids must be {k} distinct instance classes")
+            if mapping.ndim != 1 or medoids.max() >= mapping.size or np.any(mapping[medoids] != np.arange(k)):
+                raise ValueError("state medoids must each belong to their own cluster in mapping")
+        self.num_clusters = k
+        self.seed = int(state["seed"])
+        self.max_iter = int(state["max_iter"])
+        self.method = state["method"]
+        self.init = state["init"]
+        self._mapping = mapping
+        self._medoids = medoids
+        self.num_fits = int(state.get("num_fits", 0))
