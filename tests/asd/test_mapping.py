@@ -80,8 +80,11 @@ def test_relabelling_matches_previous_ids():
     new = perm[old]  # same groups, numbered differently
     new_to_old = _match_ids(new, old, 4)
     np.testing.assert_array_equal(new_to_old[new], old)
-    # Ties (no overlap information) keep the identity.
-    np.testing.assert_array_equal(_match_ids(np.arange(4), np.zeros(4, dtype=np.int64), 4)[1:], [1, 2, 3])
+    # Ties keep the identity (the warm-start order): every new cluster overlaps old cluster 3
+    # once, so any assignment is optimal; the plain Hungarian would give [3, 1, 0, 2].
+    np.testing.assert_array_equal(_match_ids(np.arange(4), np.full(4, 3), 4), np.arange(4))
+    # A strictly larger overlap still wins over the identity bonus.
+    np.testing.assert_array_equal(_match_ids(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]), 2), [1, 0])
 
 
 def test_all_zero_similarity_is_warm_up():
@@ -137,18 +140,27 @@ def test_random_mapping_is_balanced():
         random_mapping(4, 5, np.random.default_rng(0))
 
 
+def _star(groups, centres):
+    """Similarity 9 between each centre and its group, 1 inside a group otherwise, 0 across."""
+    groups = np.asarray(groups)
+    sim = np.where(groups[:, None] == groups[None, :], 1.0, 0.0)
+    for c in centres:
+        sim[c, groups == groups[c]] = sim[groups == groups[c], c] = 9.0
+    np.fill_diagonal(sim, 0.0)
+    return sim
+
+
 def test_ids_follow_the_majority_when_groups_swap_medoids():
-    # Old groups {0,1,2} and {3,4,5} with medoids 0 and 3.
-    old = np.array([[0, 9, 9, 0, 0, 0], [9, 0, 9, 0, 0, 0], [9, 9, 0, 0, 0, 0],
-                    [0, 0, 0, 0, 9, 9], [0, 0, 0, 9, 0, 9], [0, 0, 0, 9, 9, 0]], dtype=float)
+    # Old groups {0,1,2} and {3,4,5}, centred on 0 and 3 (the medoids).
     mapper = InstanceClusterMapper(2, seed=0)
-    first = mapper.fit(old)
+    first = mapper.fit(_star([0, 0, 0, 1, 1, 1], centres=[0, 3]))
     assert _same_partition(first, [0, 0, 0, 1, 1, 1])
-    # New groups {0,4,5} and {3,1,2}: each old medoid now sits with the other group's majority.
+    assert sorted(mapper.medoids.tolist()) == [0, 3]
+    # New groups {0,4,5} and {3,1,2}: each old medoid now heads the other group's majority.
     new_groups = np.array([0, 1, 1, 1, 0, 0])
-    new = np.where(new_groups[:, None] == new_groups[None, :], 9.0, 0.0)
-    second = mapper.fit(new)
+    second = mapper.fit(_star(new_groups, centres=[0, 3]))
     assert _same_partition(second, new_groups)
-    # Ids follow the majority of members (Hungarian on overlap), not the old medoids.
+    # Ids follow the majority of members (Hungarian on overlap), not the medoids.
     assert second[4] == first[4] and second[1] == first[1]
     np.testing.assert_array_equal(second[mapper.medoids], [0, 1])
+    assert mapper.medoids[first[4]] == 0

@@ -127,8 +127,8 @@ class NonRepeatingSampler:
         is_taken[taken] = True
         # The new pass starts with what this draw took from it, so the stream of
         # draws stays a concatenation of full permutations.
-        self._perm = fresh
-        self._pos = 0
+        self._perm = np.concatenate([taken, fresh[~is_taken[fresh]]])
+        self._pos = need
         return np.concatenate([rest, taken]).astype(np.int64)
 
     def state_dict(self) -> Dict[str, Any]:
@@ -169,7 +169,8 @@ def _kmeanspp_seeds(x: np.ndarray, num_prototypes: int, rng: np.random.Generator
     chosen = np.empty(num_prototypes, dtype=np.int64)
     chosen[0] = rng.integers(n)
     # ||x_i - x_j||^2 = 2 - 2 cos(x_i, x_j) for unit rows; clip rounding below 0.
-    nearest_sq = np.maximum(2.0 - 2.0 * (x @ x[chosen[0]]), 0.0)
+    # Kept in float64 so the sampling probabilities sum to 1 even for float32 features.
+    nearest_sq = np.maximum(2.0 - 2.0 * (x @ x[chosen[0]]).astype(np.float64), 0.0)
     nearest_sq[chosen[0]] = 0.0
     for t in range(1, num_prototypes):
         total = nearest_sq.sum()
@@ -181,14 +182,16 @@ def _kmeanspp_seeds(x: np.ndarray, num_prototypes: int, rng: np.random.Generator
             free[chosen[:t]] = False
             nxt = int(rng.choice(np.flatnonzero(free)))
         chosen[t] = nxt
-        nearest_sq = np.minimum(nearest_sq, np.maximum(2.0 - 2.0 * (x @ x[nxt]), 0.0))
+        nearest_sq = np.minimum(nearest_sq, np.maximum(2.0 - 2.0 * (x @ x[nxt]).astype(np.float64), 0.0))
         nearest_sq[chosen[: t + 1]] = 0.0
     return chosen
 
 
-def _neighbour_lists(x: np.ndarray, protos: np.ndarray, length: int, chunk: int = 256) -> np.ndarray:
+def _neighbour_lists(x: np.ndarray, protos: np.ndarray, length: int) -> np.ndarray:
     """For each prototype, the ``length`` rows of ``x`` most cosine-similar to it, nearest first."""
     n = x.shape[0]
+    # Prototypes are processed in chunks so the similarity block stays near 2^24 entries.
+    chunk = max(1, min(256, (1 << 24) // n))
     out = np.empty((protos.size, length), dtype=np.int64)
     for start in range(0, protos.size, chunk):
         sims = x[protos[start:start + chunk]] @ x.T
@@ -268,7 +271,8 @@ def prototype_neighbour_sample(
     if num_prototypes > m:
         raise ValueError(f"num_prototypes ({num_prototypes}) must not exceed m ({m})")
 
-    x = _unit_rows(features[pool].astype(np.float64))
+    # float32 features stay float32 (a copy of the pool is made; halving it matters for large N).
+    x = _unit_rows(features[pool].astype(np.result_type(features.dtype, np.float32)))
     protos = _kmeanspp_seeds(x, num_prototypes, rng)
     n = x.shape[0]
     # Each prototype needs about m / P neighbours; collisions between groups may
