@@ -9,12 +9,14 @@ from .config import ConfigError, parse_config
 
 
 def _extra_arguments(args) -> list:
-    """The chosen learner's own arguments (USB's ``get_argument()``)."""
+    """The chosen learner's own arguments (USB's ``get_argument()``) and the plugin's adaptor keys."""
     from semilearn.core.utils import ALGORITHMS
+
+    from .asd.adaptor import ASD_ARGUMENTS
 
     if args.algorithm not in ALGORITHMS:
         raise ConfigError(f"key 'algorithm': unknown USB learner {args.algorithm!r}; known: {sorted(ALGORITHMS.keys())}")
-    return list(ALGORITHMS[args.algorithm].get_argument())
+    return list(ALGORITHMS[args.algorithm].get_argument()) + list(ASD_ARGUMENTS)
 
 
 def format_scores(record: dict) -> str:

@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     # plugin
     _add(p, "--num_cpu_procs", type=int, default=2,
          help="processes multiprocessing_distributed starts on a machine without CUDA (gloo)")
+    _add(p, "--adaptor", type=str, default=None,
+         help="label-free adaptor composed with the learner: asd (or none)")
     _add(p, "--image_kind", type=str, default=None,
          help="augmentation policy: natural or glyph (default: the dataset's)")
     _add(p, "--c", type=str, default="", help="YAML config file; its keys override flags")

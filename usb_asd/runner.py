@@ -36,9 +36,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: ``adaptor:`` values and the mixins they compose with the learner.
+ADAPTORS = ("asd",)
+
+
 def learner_mixins(args: argparse.Namespace) -> tuple:
-    """Mixins selected by the config (adaptors and regularisers); none in the base plugin."""
-    return ()
+    """Mixins selected by the config (adaptors and regularisers)."""
+    adaptor = getattr(args, "adaptor", None)
+    if adaptor in (None, "", "none", "None"):
+        return ()
+    if adaptor == "asd":
+        from .asd.adaptor import ASDAdaptorMixin
+
+        return (ASDAdaptorMixin,)
+    raise ValueError(f"adaptor must be one of {ADAPTORS} or None, got {adaptor!r}")
 
 
 def validate_args(args: argparse.Namespace) -> None:
@@ -50,6 +61,7 @@ def validate_args(args: argparse.Namespace) -> None:
     for key in ("num_train_iter", "batch_size", "eval_batch_size", "uratio", "num_classes"):
         if getattr(args, key) < 1:
             raise ValueError(f"{key} must be >= 1, got {getattr(args, key)}")
+    learner_mixins(args)  # rejects an unknown adaptor before anything is written
     if args.num_labels < 0:
         raise ValueError(f"num_labels must be >= 0, got {args.num_labels}")
     if args.resume and not args.load_path:

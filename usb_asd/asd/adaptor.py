@@ -1,0 +1,242 @@
+"""The ASD adaptor as a mixin that composes with any USB learner.
+
+USB-facing glue only: the method itself lives in :mod:`usb_asd.asd.pipeline`
+and its four stages. What the mixin changes in a learner:
+
+* data: no labelled split is read; the "labelled" loader yields slot indices
+  ``0..n_l-1`` and :meth:`process_batch` turns them into the sampled instances'
+  images (weak, and strong where the learner wants ``x_lb_s``) with their
+  cluster-level labels;
+* model: the backbone gets an instance head (:class:`~usb_asd.nets.two_head.TwoHeadNet`);
+* hooks: :class:`~usb_asd.asd.hooks.ASDInstanceHook` adds the instance loss and
+  feeds class transition tracking; :class:`~usb_asd.asd.hooks.ASDRoundHook`
+  re-clusters and redraws the sample set on schedule;
+* checkpoints carry the label builder's whole state.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from inspect import signature
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from ..nets.two_head import TwoHeadNet, unwrap
+from .pipeline import ALIGNMENTS, MAPPINGS, SAMPLERS, ASDSettings, ClusterLabelBuilder
+
+
+@dataclass(frozen=True)
+class PluginArgument:
+    """A config key with its type and default (USB's ``SSL_Argument`` shape)."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str = ""
+
+
+#: The adaptor's config keys. Defaults suit the digits embedded default.
+ASD_ARGUMENTS: List[PluginArgument] = [
+    PluginArgument("--asd_num_instances", int, 0, "n_l, instances sampled per round; 0 means 4k"),
+    PluginArgument("--asd_sampler", str, "uniform", f"one of {SAMPLERS}"),
+    PluginArgument("--asd_alignment", str, "ot", f"one of {ALIGNMENTS}: Sinkhorn alignment of new instances to slots"),
+    PluginArgument("--asd_ot_reg", float, 0.05, "Sinkhorn entropic regularisation (relative to the largest cost)"),
+    PluginArgument("--asd_window", int, 50, "N_b, batches of transitions remembered"),
+    PluginArgument("--asd_round_iter", int, 200, "N_t, iterations between redraws of the sample set"),
+    PluginArgument("--asd_cluster_iter", int, 50, "iterations between k-Medoids re-clusterings"),
+    PluginArgument("--asd_warmup_iter", int, 200, "iterations before cluster labels are built and the learner's loss is on"),
+    PluginArgument("--asd_instance_loss_ratio", float, 1.0, "weight of the instance head's cross-entropy"),
+    PluginArgument("--asd_mapping", str, "ctt", f"one of {MAPPINGS}: instance->cluster map (random is an ablation)"),
+]
+
+
+def asd_settings_from_args(args) -> ASDSettings:
+    """Check the ASD keys of a run and build :class:`ASDSettings`."""
+    if int(getattr(args, "num_labels", 0) or 0) != 0:
+        raise ValueError(
+            f"num_labels is {args.num_labels} but adaptor: asd trains with no labels; set num_labels: 0"
+        )
+    for key in ("asd_round_iter", "asd_cluster_iter"):
+        if getattr(args, key) < 1:
+            raise ValueError(f"{key} must be >= 1, got {getattr(args, key)}")
+    if args.asd_warmup_iter < 0:
+        raise ValueError(f"asd_warmup_iter must be >= 0, got {args.asd_warmup_iter}")
+    n_l = args.asd_num_instances or 4 * args.num_classes
+    return ASDSettings(
+        num_clusters=args.num_classes,
+        num_instances=n_l,
+        sampler=args.asd_sampler,
+        alignment=args.asd_alignment,
+        ot_reg=args.asd_ot_reg,
+        window=args.asd_window,
+        mapping=args.asd_mapping,
+        seed=args.seed,
+    )
+
+
+class SlotDataset(Dataset):
+    """The adaptor's "labelled" dataset: slot indices only; images are materialised per batch.
+
+    ``targets`` is a balanced placeholder (``j mod k``): some learners read the
+    labelled class distribution at start-up (ReMixMatch's distribution
+    alignment), and with no labels a uniform prior is the honest default.
+    """
+
+    def __init__(self, num_instances: int, num_clusters: int) -> None:
+        self.num_instances = num_instances
+        self.targets = np.arange(num_instances) % num_clusters
+
+    def __len__(self) -> int:
+        return self.num_instances
+
+    def __getitem__(self, idx: int):
+        return {"idx_lb": idx}
+
+
+class _PoolView(Dataset):
+    """Pool images with the evaluation transform, for feature extraction."""
+
+    def __init__(self, pool, transform, indices: np.ndarray) -> None:
+        self.pool, self.transform, self.indices = pool, transform, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        img, _ = self.pool.__sample__(int(self.indices[i]))
+        return self.transform(Image.fromarray(img))
+
+
+class ASDAdaptorMixin:
+    """Composes ASD with a USB learner; placed before ``PluginLearnerMixin`` in the MRO."""
+
+    def __init__(self, args, net_builder, tb_log=None, logger=None, **kwargs) -> None:
+        self.asd_settings = asd_settings_from_args(args)
+        super().__init__(args, net_builder, tb_log=tb_log, logger=logger, **kwargs)
+
+    # ---- data -------------------------------------------------------------
+    def requires_labelled_split(self) -> bool:
+        return False
+
+    def adapt_datasets(self, dataset_dict):
+        dataset_dict = super().adapt_datasets(dataset_dict)
+        pool = dataset_dict["train_ulb"]
+        self.asd_pool = pool
+        self.asd_eval_transform = dataset_dict["eval"].transform
+        self.asd_builder = ClusterLabelBuilder(self.asd_settings, len(pool))
+        dataset_dict["train_lb"] = SlotDataset(self.asd_settings.num_instances, self.asd_settings.num_clusters)
+        return dataset_dict
+
+    def _instance_views(self, instances: np.ndarray, strong: bool) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        weak, strong_views = [], []
+        for inst in instances:
+            img, _ = self.asd_pool.__sample__(int(inst))
+            pil = Image.fromarray(img)
+            weak.append(self.asd_pool.transform(pil))
+            if strong:
+                strong_views.append(self.asd_pool.strong_transform(pil))
+        return torch.stack(weak), (torch.stack(strong_views) if strong else None)
+
+    def process_batch(self, input_args=None, **kwargs):
+        if input_args is None:
+            input_args = list(signature(self.train_step).parameters.keys())
+        slot_idx = kwargs.pop("idx_lb").long()
+        instances = self.asd_builder.slots[slot_idx.numpy()]
+        x_lb, x_lb_s = self._instance_views(instances, strong="x_lb_s" in input_args)
+        labels = self.asd_builder.labels_for_slots(slot_idx.numpy())
+        # During warm-up there are no cluster labels: the learner's loss is
+        # switched off by ASDInstanceHook, so these zeros never train anything.
+        y_lb = torch.zeros(len(slot_idx), dtype=torch.long) if labels is None else torch.from_numpy(labels)
+        kwargs.update(x_lb=x_lb, y_lb=y_lb, idx_lb=slot_idx)
+        if x_lb_s is not None:
+            kwargs["x_lb_s"] = x_lb_s
+        batch = super().process_batch(input_args, **kwargs)
+        self.asd_batch = {
+            "slots": slot_idx.to(self.device),
+            "x_lb": batch.get("x_lb", x_lb.to(self.device)),
+            "idx_ulb": kwargs.get("idx_ulb"),
+            "x_ulb_w": batch.get("x_ulb_w", None if kwargs.get("x_ulb_w") is None else kwargs["x_ulb_w"].to(self.device)),
+        }
+        return batch
+
+    # ---- model ------------------------------------------------------------
+    def set_model(self):
+        return TwoHeadNet(super().set_model(), self.asd_settings.num_instances)
+
+    def set_ema_model(self):
+        # Same as building a fresh net and loading the model's weights (USB's
+        # way), without each learner's own rebuild logic.
+        return copy.deepcopy(self.model)
+
+    # ---- hooks ------------------------------------------------------------
+    def set_hooks(self) -> None:
+        from .hooks import ASDInstanceHook, ASDRoundHook
+
+        # Registered before the learner's hooks at the same (highest) priority,
+        # so the instance loss is added before USB's ParamUpdateHook steps.
+        self.register_hook(ASDInstanceHook(), "ASDInstanceHook", "HIGHEST")
+        super().set_hooks()
+        self.register_hook(ASDRoundHook(), "ASDRoundHook", "NORMAL")
+
+    def asd_labels_ready(self) -> bool:
+        """Whether the learner trains on cluster labels yet (warm-up over and a mapping exists)."""
+        return self.it >= self.args.asd_warmup_iter and self.asd_builder.slot_clusters is not None
+
+    # ---- features -----------------------------------------------------------
+    @torch.no_grad()
+    def asd_forward(self, indices: np.ndarray, desc: str) -> Tuple[np.ndarray, np.ndarray]:
+        """Features and instance-head log-probabilities of pool samples (eval mode, raw model).
+
+        Returns:
+            ``(features (m, D), log_probs (m, n_l))`` as float64 arrays.
+        """
+        model = unwrap(self.model)
+        was_training = model.training
+        model.eval()
+        loader = DataLoader(
+            _PoolView(self.asd_pool, self.asd_eval_transform, np.asarray(indices)),
+            batch_size=self.args.eval_batch_size,
+            shuffle=False,
+            num_workers=0,
+        )
+        feats, log_probs = [], []
+        try:
+            for x in tqdm(loader, desc=desc, leave=False, disable=None):
+                out = model(x.to(self.device))
+                feats.append(out["feat"].float().cpu())
+                log_probs.append(F.log_softmax(out["logits_instance"].float(), dim=1).cpu())
+        finally:
+            model.train(was_training)
+        return torch.cat(feats).double().numpy(), torch.cat(log_probs).double().numpy()
+
+    def asd_new_round(self) -> None:
+        """Draw a new sample set and place it in slots (OT-aligned unless switched off)."""
+        builder = self.asd_builder
+        features = None
+        if builder.needs_features:
+            features, _ = self.asd_forward(np.arange(builder.num_samples), "asd: pool features")
+        instances = builder.draw(features)
+        log_probs = None
+        if builder.settings.alignment == "ot" and builder.slots is not None:
+            _, log_probs = self.asd_forward(instances, "asd: align")
+        builder.place(instances, log_probs)
+
+    # ---- checkpoints ------------------------------------------------------
+    def get_save_dict(self):
+        save_dict = super().get_save_dict()
+        save_dict["asd"] = self.asd_builder.state_dict()
+        return save_dict
+
+    def load_model(self, load_path):
+        checkpoint = super().load_model(load_path)
+        if "asd" not in checkpoint:
+            raise ValueError(f"checkpoint {load_path!r} has no ASD state: it was not saved by an adaptor: asd run")
+        self.asd_builder.load_state_dict(checkpoint["asd"])
+        return checkpoint

@@ -1,0 +1,70 @@
+"""Thin USB hooks that call ASD's stages at the right moments of a training step."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from semilearn.core.hooks import Hook
+
+from ..nets.two_head import unwrap
+
+
+def _learner_features(out_dict, key: str):
+    """The learner's features of one input (``x_lb``, ``x_ulb_w``), when its train_step returned them."""
+    feats = out_dict.get("feat") if isinstance(out_dict, dict) else None
+    value = feats.get(key) if isinstance(feats, dict) else None
+    return value if torch.is_tensor(value) else None
+
+
+class ASDInstanceHook(Hook):
+    """After the learner's step and before USB's update: instance loss, transitions, warm-up.
+
+    * Instance loss: cross-entropy of the instance head on the sampled
+      instances' weak views, target = their slot (ASD's instance-level labels).
+      Reuses the learner's features of ``x_lb`` when they carry gradients,
+      otherwise runs one extra forward.
+    * Class transition tracking: the instance head's argmax on the weak
+      unlabelled views, recorded per sample index.
+    * Warm-up: until cluster labels exist and ``asd_warmup_iter`` has passed,
+      the learner's own loss is multiplied by 0 (its labelled targets are placeholders).
+    """
+
+    def after_train_step(self, algorithm) -> None:
+        batch = algorithm.asd_batch
+        model = unwrap(algorithm.model)
+        out_dict = algorithm.out_dict
+        feat_lb = _learner_features(out_dict, "x_lb")
+        if feat_lb is None or not feat_lb.requires_grad:
+            feat_lb = algorithm.model(batch["x_lb"])["feat"]
+        instance_loss = F.cross_entropy(model.instance_logits(feat_lb), batch["slots"])
+
+        with torch.no_grad():
+            feat_w = _learner_features(out_dict, "x_ulb_w")
+            if feat_w is None and batch["x_ulb_w"] is not None:
+                feat_w = algorithm.model(batch["x_ulb_w"])["feat"]
+            moves = 0
+            if feat_w is not None and batch["idx_ulb"] is not None:
+                preds = model.instance_logits(feat_w.detach()).argmax(dim=1)
+                moves = algorithm.asd_builder.observe(batch["idx_ulb"].cpu().numpy(), preds.cpu().numpy())
+
+        ready = algorithm.asd_labels_ready()
+        learner_loss = out_dict["loss"] if ready else out_dict["loss"] * 0.0
+        out_dict["loss"] = learner_loss + algorithm.args.asd_instance_loss_ratio * instance_loss
+        algorithm.log_dict["train/asd_instance_loss"] = float(instance_loss.item())
+        algorithm.log_dict["train/asd_transitions"] = float(moves)
+        algorithm.log_dict["train/asd_labels_ready"] = float(ready)
+
+
+class ASDRoundHook(Hook):
+    """The schedule: first draw before training, re-clustering and redraws every few iterations."""
+
+    def before_run(self, algorithm) -> None:
+        if algorithm.asd_builder.slots is None:
+            algorithm.asd_new_round()
+
+    def after_train_step(self, algorithm) -> None:
+        args, it = algorithm.args, algorithm.it + 1
+        if it >= args.asd_warmup_iter and it % args.asd_cluster_iter == 0:
+            algorithm.asd_builder.recluster()
+        if it % args.asd_round_iter == 0 and it < algorithm.num_train_iter:
+            algorithm.asd_new_round()

@@ -1,0 +1,206 @@
+"""ASD's label builder: sample, align, track, map -> cluster labels for sampled instances.
+
+Composes the four stages (:mod:`.sampling`, :mod:`.alignment`,
+:mod:`.transitions`, :mod:`.mapping`) into the state ASD keeps between
+iterations (Duan et al., IEEE TIP 2025, arXiv 2509.20976):
+
+* ``slots[j]``: the sampled instance (index into the unlabelled pool) that
+  instance-head class ``j`` stands for, ``j = 0..n_l-1``;
+* ``slot_clusters[j]``: the cluster id of slot ``j`` (None during warm-up).
+
+The labelled batch the SSL learner sees is then ``(x_{slots[j]}, slot_clusters[j])``.
+Knows nothing of USB: plain arrays in and out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from .alignment import align_to_slots, instance_slot_cost
+from .mapping import InstanceClusterMapper, random_mapping
+from .sampling import NonRepeatingSampler, PrototypeNeighbourSampler
+from .transitions import ClassTransitionTracker
+
+SAMPLERS = ("uniform", "prototype")
+ALIGNMENTS = ("ot", "none")
+MAPPINGS = ("ctt", "random")
+
+
+@dataclass(frozen=True)
+class ASDSettings:
+    """What the label builder needs to know (each field is an ``asd_*`` config key).
+
+    Args:
+        num_clusters: ``k``.
+        num_instances: ``n_l``, sampled instances per round (paper: ``4k``).
+        sampler: ``"uniform"`` (non-repeating) or ``"prototype"`` (prototypes with neighbours).
+        alignment: ``"ot"`` (Sinkhorn + rounding) or ``"none"`` (slot ``j`` <- ``j``-th draw).
+        ot_reg: Entropic regularisation of Sinkhorn, relative to the largest cost.
+        window: ``N_b``, batches of transitions the tracker remembers.
+        mapping: ``"ctt"`` (k-Medoids on transitions) or ``"random"`` (ablation).
+        seed: Seed of every random choice.
+    """
+
+    num_clusters: int
+    num_instances: int
+    sampler: str = "uniform"
+    alignment: str = "ot"
+    ot_reg: float = 0.05
+    window: int = 50
+    mapping: str = "ctt"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.num_clusters < 2:
+            raise ValueError(f"asd: num_classes (the number of clusters k) must be >= 2, got {self.num_clusters}")
+        if self.num_instances < self.num_clusters:
+            raise ValueError(
+                f"asd_num_instances (n_l = {self.num_instances}) must be >= the number of clusters "
+                f"({self.num_clusters}): each cluster needs at least one instance class"
+            )
+        for key, value, allowed in (
+            ("asd_sampler", self.sampler, SAMPLERS),
+            ("asd_alignment", self.alignment, ALIGNMENTS),
+            ("asd_mapping", self.mapping, MAPPINGS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{key} must be one of {allowed}, got {value!r}")
+        if self.ot_reg <= 0:
+            raise ValueError(f"asd_ot_reg must be > 0, got {self.ot_reg}")
+        if self.window < 1:
+            raise ValueError(f"asd_window must be >= 1, got {self.window}")
+
+
+class ClusterLabelBuilder:
+    """Keeps ASD's slots, transitions and instance->cluster map, and builds cluster labels.
+
+    Args:
+        settings: See :class:`ASDSettings`.
+        num_samples: Size of the unlabelled pool ``N``; must be >= ``n_l``.
+    """
+
+    def __init__(self, settings: ASDSettings, num_samples: int) -> None:
+        if settings.num_instances > num_samples:
+            raise ValueError(
+                f"asd_num_instances (n_l = {settings.num_instances}) must not exceed the number of "
+                f"unlabelled samples ({num_samples})"
+            )
+        self.settings = settings
+        self.num_samples = int(num_samples)
+        n_l, seed = settings.num_instances, settings.seed
+        self.uniform_sampler = NonRepeatingSampler(num_samples, seed)
+        self.prototype_sampler = PrototypeNeighbourSampler(num_samples, seed + 1)
+        self.tracker = ClassTransitionTracker(num_samples, n_l, settings.window)
+        self.mapper = InstanceClusterMapper(settings.num_clusters, seed)
+        self.slots: Optional[np.ndarray] = None
+        self.rounds = 0
+        self._random_map: Optional[np.ndarray] = None
+        if settings.mapping == "random":
+            self._random_map = random_mapping(n_l, settings.num_clusters, np.random.default_rng(seed + 2))
+
+    # ---- sampling and alignment ---------------------------------------------
+    @property
+    def needs_features(self) -> bool:
+        """Whether :meth:`draw` needs features of the whole pool (prototype sampling)."""
+        return self.settings.sampler == "prototype"
+
+    def draw(self, features: Optional[np.ndarray] = None) -> np.ndarray:
+        """The next ``n_l`` distinct instances, in draw order (not yet in slots).
+
+        Args:
+            features: ``(N, d)`` features of the whole pool, needed by the prototype sampler.
+        """
+        n_l = self.settings.num_instances
+        if self.settings.sampler == "uniform":
+            return self.uniform_sampler.draw(n_l)
+        if features is None or len(features) != self.num_samples:
+            raise ValueError(
+                f"asd_sampler: prototype needs features of all {self.num_samples} unlabelled samples"
+            )
+        return self.prototype_sampler.draw(n_l, features)
+
+    def place(self, instances: np.ndarray, log_probs: Optional[np.ndarray] = None) -> np.ndarray:
+        """Put newly drawn instances into slots and make them current.
+
+        With ``alignment="ot"`` and a previous round, instance ``i`` goes to the
+        slot given by :func:`align_to_slots` on ``C[i, j] = -log p(j | x_i)``
+        (the instance head's log-softmax), so slot ``j`` keeps its meaning and
+        its cluster id stays valid. Otherwise slot ``j`` takes the ``j``-th instance.
+
+        Args:
+            instances: ``(n_l,)`` distinct pool indices from :meth:`draw`.
+            log_probs: ``(n_l, n_l)`` instance-head log-softmax on those instances
+                (rows follow ``instances``); required for OT after the first round.
+
+        Returns:
+            The new ``slots`` array.
+        """
+        instances = np.asarray(instances, dtype=np.int64)
+        n_l = self.settings.num_instances
+        if instances.shape != (n_l,) or len(np.unique(instances)) != n_l:
+            raise ValueError(f"instances must be {n_l} distinct pool indices, got shape {instances.shape}")
+        slots = instances.copy()
+        if self.settings.alignment == "ot" and self.slots is not None:
+            if log_probs is None:
+                raise ValueError("asd_alignment: ot needs the instance head's log-probabilities of the new instances")
+            slot_of_instance = align_to_slots(instance_slot_cost(log_probs), reg=self.settings.ot_reg)
+            slots = np.empty(n_l, dtype=np.int64)
+            slots[slot_of_instance] = instances
+        self.slots = slots
+        self.rounds += 1
+        return slots.copy()
+
+    # ---- transitions and mapping --------------------------------------------
+    def observe(self, sample_idx: np.ndarray, slot_predictions: np.ndarray) -> int:
+        """Record the instance head's argmax on a batch of unlabelled samples (CTT)."""
+        return self.tracker.update(sample_idx, slot_predictions)
+
+    def recluster(self) -> bool:
+        """Re-run k-Medoids on the transition similarity; True once a mapping exists."""
+        if self._random_map is not None:
+            return True
+        self.mapper.fit(self.tracker.similarity())
+        return self.mapper.mapping is not None
+
+    @property
+    def slot_clusters(self) -> Optional[np.ndarray]:
+        """Cluster id of each slot, ``(n_l,)``, or None while no mapping exists (warm-up)."""
+        if self._random_map is not None:
+            return self._random_map.copy()
+        return self.mapper.mapping
+
+    def labels_for_slots(self, slot_idx: np.ndarray) -> Optional[np.ndarray]:
+        """Cluster labels of the instances in the given slots (None during warm-up)."""
+        clusters = self.slot_clusters
+        return None if clusters is None else clusters[np.asarray(slot_idx, dtype=np.int64)]
+
+    # ---- checkpoints ----------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        return {
+            "settings": asdict(self.settings),
+            "num_samples": self.num_samples,
+            "uniform_sampler": self.uniform_sampler.state_dict(),
+            "prototype_sampler": self.prototype_sampler.state_dict(),
+            "tracker": self.tracker.state_dict(),
+            "mapper": self.mapper.state_dict(),
+            "slots": None if self.slots is None else self.slots.copy(),
+            "rounds": self.rounds,
+            "random_map": None if self._random_map is None else self._random_map.copy(),
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        if state["settings"] != asdict(self.settings) or state["num_samples"] != self.num_samples:
+            raise ValueError(
+                "the checkpoint's ASD settings differ from this run's: "
+                f"{state['settings']} (N={state['num_samples']}) vs {asdict(self.settings)} (N={self.num_samples})"
+            )
+        self.uniform_sampler.load_state_dict(state["uniform_sampler"])
+        self.prototype_sampler.load_state_dict(state["prototype_sampler"])
+        self.tracker.load_state_dict(state["tracker"])
+        self.mapper.load_state_dict(state["mapper"])
+        self.slots = None if state["slots"] is None else np.asarray(state["slots"], dtype=np.int64)
+        self.rounds = int(state["rounds"])
+        self._random_map = None if state["random_map"] is None else np.asarray(state["random_map"])
