@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     # plugin
     _add(p, "--num_cpu_procs", type=int, default=2,
          help="processes multiprocessing_distributed starts on a machine without CUDA (gloo)")
+    p.add_argument("--keep_checkpoints", type=str2bool, nargs="?", const=True, default=False,
+                   help="also keep model_it<N>.pth at every checkpoint, not only latest_model.pth")
     _add(p, "--adaptor", type=str, default=None,
          help="label-free adaptor composed with the learner: asd (or none)")
     _add(p, "--image_kind", type=str, default=None,

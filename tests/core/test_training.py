@@ -67,3 +67,10 @@ def test_multiprocessing_distributed_starts_on_cpu(tmp_path, make_digits_config)
     assert record is not None and record["world_size"] == 2 and record["iterations"] == 6
     log = (tmp_path / "run" / "log.txt").read_text()
     assert "6 iteration" in log
+
+
+@pytest.mark.parametrize("algorithm", __import__("usb_asd.core.learner", fromlist=["x"]).SUPPORTED_LEARNERS)
+def test_every_supported_learner_trains_on_this_device(tmp_path, make_digits_config, algorithm):
+    record = _run(make_digits_config(algorithm=algorithm, num_train_iter=6, num_eval_iter=6, num_log_iter=3,
+                                     batch_size=8, uratio=2))
+    assert record["iterations"] == 6 and record["top1"] is not None

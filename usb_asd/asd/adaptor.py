@@ -28,6 +28,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..core.checkpoint_codec import decode, encode
 from ..nets.two_head import TwoHeadNet, unwrap
 from .pipeline import ALIGNMENTS, MAPPINGS, SAMPLERS, ASDSettings, ClusterLabelBuilder
 
@@ -183,11 +184,27 @@ class ASDAdaptorMixin:
         # so the instance loss is added before USB's ParamUpdateHook steps.
         self.register_hook(ASDInstanceHook(), "ASDInstanceHook", "HIGHEST")
         super().set_hooks()
-        self.register_hook(ASDRoundHook(), "ASDRoundHook", "NORMAL")
+        # After the update, before USB's checkpoint (HIGH): a saved state already
+        # includes this iteration's re-clustering and redraw.
+        self.register_hook(ASDRoundHook(), "ASDRoundHook", "VERY_HIGH")
 
     def asd_labels_ready(self) -> bool:
         """Whether the learner trains on cluster labels yet (warm-up over and a mapping exists)."""
         return self.it >= self.args.asd_warmup_iter and self.asd_builder.slot_clusters is not None
+
+    def asd_label_score(self) -> Optional[float]:
+        """ACC of the current slots' cluster labels against ground truth, when the pool has it.
+
+        A diagnostic score, logged as ``eval/asd_label_acc``: ground truth is read
+        here only to measure, never to train.
+        """
+        from ..metrics import cluster_accuracy
+
+        clusters = self.asd_builder.slot_clusters
+        targets = np.asarray(self.asd_pool.targets)[self.asd_builder.slots]
+        if clusters is None or np.any(targets < 0):
+            return None
+        return cluster_accuracy(targets, clusters)
 
     # ---- features -----------------------------------------------------------
     @torch.no_grad()
@@ -231,12 +248,12 @@ class ASDAdaptorMixin:
     # ---- checkpoints ------------------------------------------------------
     def get_save_dict(self):
         save_dict = super().get_save_dict()
-        save_dict["asd"] = self.asd_builder.state_dict()
+        save_dict["asd"] = encode(self.asd_builder.state_dict())
         return save_dict
 
     def load_model(self, load_path):
         checkpoint = super().load_model(load_path)
         if "asd" not in checkpoint:
             raise ValueError(f"checkpoint {load_path!r} has no ASD state: it was not saved by an adaptor: asd run")
-        self.asd_builder.load_state_dict(checkpoint["asd"])
+        self.asd_builder.load_state_dict(decode(checkpoint["asd"]))
         return checkpoint

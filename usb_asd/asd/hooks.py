@@ -66,5 +66,8 @@ class ASDRoundHook(Hook):
         args, it = algorithm.args, algorithm.it + 1
         if it >= args.asd_warmup_iter and it % args.asd_cluster_iter == 0:
             algorithm.asd_builder.recluster()
+            score = algorithm.asd_label_score()
+            if score is not None:
+                algorithm.log_dict["eval/asd_label_acc"] = score
         if it % args.asd_round_iter == 0 and it < algorithm.num_train_iter:
             algorithm.asd_new_round()

@@ -25,10 +25,12 @@ from ..data.transforms import IMAGE_KINDS
 from ..device import cuda_calls_to, resolve_device, to_device
 from ..metrics import clustering_scores
 from .hooks import DeviceTimerHook, ResultsHook, StepEndStampHook
+from .checkpoint_codec import decode, encode
+from .resume import ResumableSampler, capture_rng_state, restore_rng_state, resumable_loader
 
 #: USB learners the plugin composes with, for image data on CPU and CUDA.
 SUPPORTED_LEARNERS: Tuple[str, ...] = (
-    "adamatch", "comatch", "crmatch", "defixmatch", "fixmatch", "flexmatch", "freematch",
+    "adamatch", "comatch", "defixmatch", "fixmatch", "flexmatch", "freematch",
     "fullysupervised", "meanteacher", "mixmatch", "pimodel", "pseudolabel", "remixmatch",
     "simmatch", "softmatch", "uda", "vat",
 )
@@ -37,6 +39,8 @@ SUPPORTED_LEARNERS: Tuple[str, ...] = (
 UNSUPPORTED_LEARNERS: Dict[str, str] = {
     "dash": "overrides AlgorithmBase.train() with torch.cuda.Event timers and "
     "raw .cuda() calls, so it cannot be placed on CPU without editing USB",
+    "crmatch": "its network wrapper hard-codes the feature-map sizes of USB's wrn/resnet/vit nets "
+    "(NotImplementedError for any other net) and it replaces AlgorithmBase.train()",
 }
 
 
@@ -89,9 +93,12 @@ class PluginLearnerMixin:
         dataset_dict = self.adapt_datasets(dataset_dict)
         self.args.ulb_dest_len = len(dataset_dict["train_ulb"])
         self.args.lb_dest_len = len(dataset_dict["train_lb"]) if dataset_dict["train_lb"] is not None else 0
+        labelled = (
+            f"{self.args.lb_dest_len} labelled" if num_labels else f"{self.args.lb_dest_len} sampled instances (no labels)"
+        )
         self.print_fn(
-            f"dataset {self.args.dataset}: {self.args.lb_dest_len} labelled, "
-            f"{self.args.ulb_dest_len} unlabelled, {len(dataset_dict['eval'])} eval"
+            f"dataset {self.args.dataset}: {labelled}, {self.args.ulb_dest_len} unlabelled, "
+            f"{len(dataset_dict['eval'])} eval"
         )
         if self.rank == 0 and self.distributed:
             torch.distributed.barrier()
@@ -133,9 +140,43 @@ class PluginLearnerMixin:
         with cuda_calls_to(self.device):
             return super().train()
 
+    # ---- checkpoints --------------------------------------------------------
+    def set_data_loader(self):
+        loader_dict = super().set_data_loader()
+        if loader_dict is not None:
+            for offset, key in enumerate(("train_lb", "train_ulb")):
+                if loader_dict.get(key) is not None:
+                    loader_dict[key] = resumable_loader(loader_dict[key], seed=self.args.seed * 1000 + offset)
+        return loader_dict
+
+    def get_save_dict(self):
+        save_dict = super().get_save_dict()
+        save_dict["rng"] = encode(capture_rng_state())
+        save_dict["completed_iters"] = self.it + 1
+        return save_dict
+
+    def save_model(self, save_name, save_path):
+        super().save_model(save_name, save_path)
+        if save_name == "latest_model.pth" and getattr(self.args, "keep_checkpoints", False):
+            super().save_model(f"model_it{self.it + 1}.pth", save_path)
+
     def load_model(self, load_path):
         with cuda_calls_to(self.device):
-            return super().load_model(load_path)
+            checkpoint = super().load_model(load_path)
+        if "completed_iters" in checkpoint:
+            # USB stores epoch + 1 even mid-epoch; continue inside the epoch instead,
+            # skipping the batches of it already trained on.
+            done = int(checkpoint["completed_iters"])
+            self.it = done
+            self.start_epoch = self.epoch = done // self.num_iter_per_epoch
+            into_epoch = done % self.num_iter_per_epoch
+            for key in ("train_lb", "train_ulb"):
+                loader = self.loader_dict.get(key)
+                if loader is not None and isinstance(loader.sampler, ResumableSampler):
+                    loader.sampler.skip = into_epoch * loader.batch_size
+        if "rng" in checkpoint:
+            restore_rng_state(decode(checkpoint["rng"]))
+        return checkpoint
 
     # ---- evaluation -------------------------------------------------------
     @torch.no_grad()

@@ -4,7 +4,8 @@
 weak = resize, reflect-padded random crop, horizontal flip; strong = weak +
 RandAugment(3, 5). ``glyph`` is for digits and other characters, where a flip
 changes the class and reflect padding would mirror strokes: weak = small
-zero-padded translations; strong = random affine + cutout + Gaussian noise.
+zero-padded translations; strong = random affine + Gaussian noise (cutout was
+measured to hurt FixMatch on 8x8 digits: 0.942 vs 0.964 top-1, seed 0, lr 0.1).
 """
 
 from __future__ import annotations
@@ -78,7 +79,6 @@ def build_augmentations(
             resize,
             transforms.RandomAffine(degrees=15, translate=(0.125, 0.125), scale=(0.85, 1.15), shear=10),
             transforms.ToTensor(),
-            transforms.RandomErasing(p=1.0, scale=(0.05, 0.2), ratio=(0.5, 2.0), value=0),
             AddGaussianNoise(0.1),
             transforms.Normalize(mean, std),
         ]

@@ -1,0 +1,84 @@
+"""ASD composed with real USB learners on digits, on CPU, through the train.py path."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from usb_asd.cli import _extra_arguments
+from usb_asd.config import parse_config
+from usb_asd.runner import main
+
+ASD = dict(
+    adaptor="asd", num_labels=0, batch_size=8, uratio=8, num_train_iter=30, num_eval_iter=30,
+    asd_warmup_iter=10, asd_cluster_iter=5, asd_round_iter=10, asd_window=40,
+)
+
+#: Learners the adaptor is run with in CI (a few iterations each).
+ASD_LEARNERS = [
+    "fixmatch", "freematch", "flexmatch", "softmatch", "uda", "pseudolabel", "meanteacher",
+    "pimodel", "adamatch", "defixmatch", "mixmatch", "remixmatch", "comatch", "simmatch", "vat",
+]
+
+
+def _run(argv):
+    return main(parse_config(argv, extra_arguments=_extra_arguments))
+
+
+def test_asd_freematch_clusters_digits_with_no_labels(tmp_path, make_digits_config):
+    record = _run(make_digits_config(**{**ASD, "algorithm": "freematch", "num_train_iter": 40, "num_eval_iter": 20}))
+    on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert on_disk["num_labels"] == 0 and on_disk["algorithm"] == "freematch"
+    for key in ("acc", "nmi", "ari"):
+        assert 0.0 <= on_disk[key] <= 1.0
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "train/asd_labels_ready: 1.0000" in log  # cluster labels were built and used
+    assert "40 sampled instances (no labels)" in log
+
+
+def test_asd_needs_no_labels_at_all(tmp_path, make_digits_config):
+    """An image folder with no class subfolders: nothing to read labels from."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    record = _run(make_digits_config(**{**ASD, "dataset": "folder", "data_dir": str(folder), "num_classes": 2,
+                                        "algorithm": "fixmatch", "num_train_iter": 12, "asd_num_instances": 8,
+                                        "eval_batch_size": 16}))
+    assert record["iterations"] == 12 and record["acc"] is None and record["top1"] is None
+
+
+def test_labels_with_asd_are_refused(tmp_path, make_digits_config):
+    with pytest.raises(ValueError, match="num_labels: 0"):
+        _run(make_digits_config(**{**ASD, "num_labels": 40}))
+    with pytest.raises(ValueError, match="adaptor"):
+        _run(make_digits_config(adaptor="magic"))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("algorithm", ASD_LEARNERS)
+def test_every_supported_learner_runs_with_asd(tmp_path, make_digits_config, algorithm):
+    record = _run(make_digits_config(**{**ASD, "algorithm": algorithm, "num_train_iter": 12, "num_eval_iter": 12,
+                                        "asd_warmup_iter": 4, "asd_cluster_iter": 4, "asd_round_iter": 6}))
+    assert record["iterations"] == 12 and record["acc"] is not None
+
+
+def test_resume_continues_exactly(tmp_path, make_digits_config):
+    common = {**ASD, "algorithm": "freematch", "num_train_iter": 24, "num_eval_iter": 8, "epoch": 2,
+              "asd_round_iter": 8, "asd_cluster_iter": 4, "asd_warmup_iter": 4}
+    full = _run(make_digits_config(**common, save_name="full", keep_checkpoints=True))
+    resumed = _run(make_digits_config(**common, save_name="resumed", resume=True,
+                                      load_path=str(tmp_path / "full" / "model_it8.pth")))
+    a = torch.load(tmp_path / "full" / "latest_model.pth", map_location="cpu", weights_only=False)
+    b = torch.load(tmp_path / "resumed" / "latest_model.pth", map_location="cpu", weights_only=False)
+    for key in ("model", "ema_model"):
+        assert a[key].keys() == b[key].keys()
+        for name in a[key]:
+            assert torch.equal(a[key][name], b[key][name]), f"{key}.{name} differs after resume"
+    from usb_asd.core.checkpoint_codec import decode
+
+    assert np.array_equal(decode(a["asd"])["slots"], decode(b["asd"])["slots"])
+    assert full["acc"] == resumed["acc"] and full["nmi"] == resumed["nmi"]

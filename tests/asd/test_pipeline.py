@@ -1,0 +1,92 @@
+"""The label builder composes sampling, alignment, tracking and mapping correctly."""
+
+import numpy as np
+import pytest
+
+from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
+
+
+def _builder(**kw):
+    settings = dict(num_clusters=2, num_instances=4, window=10, seed=0)
+    settings.update(kw)
+    return ClusterLabelBuilder(ASDSettings(**settings), num_samples=20)
+
+
+def test_first_round_fills_slots_in_draw_order():
+    b = _builder()
+    drawn = b.draw()
+    assert list(b.place(drawn)) == list(drawn)
+    assert b.slot_clusters is None and b.labels_for_slots([0, 1]) is None
+
+
+def test_ot_places_each_new_instance_in_the_slot_it_is_predicted_as():
+    b = _builder()
+    b.place(b.draw())
+    new = b.draw()
+    target_slot = np.array([2, 0, 3, 1])
+    log_probs = np.full((4, 4), np.log(0.01))
+    log_probs[np.arange(4), target_slot] = np.log(0.97)
+    slots = b.place(new, log_probs)
+    assert list(slots[target_slot]) == list(new)
+
+
+def test_without_ot_slots_take_draw_order_and_ot_needs_log_probs():
+    b = _builder(alignment="none")
+    b.place(b.draw())
+    new = b.draw()
+    assert list(b.place(new)) == list(new)
+    b_ot = _builder()
+    b_ot.place(b_ot.draw())
+    with pytest.raises(ValueError, match="log-probabilities"):
+        b_ot.place(b_ot.draw())
+
+
+def test_transitions_become_cluster_labels_after_warm_up():
+    b = _builder()
+    b.place(b.draw())
+    assert b.recluster() is False  # no transitions yet: warm-up
+    # Samples hop between slots 0<->1 and 2<->3: two planted clusters.
+    for step in range(6):
+        b.observe(np.arange(8), np.array([0, 1, 2, 3, 1, 0, 3, 2]) if step % 2 else np.array([1, 0, 3, 2, 0, 1, 2, 3]))
+    assert b.recluster() is True
+    clusters = b.slot_clusters
+    assert clusters[0] == clusters[1] and clusters[2] == clusters[3] and clusters[0] != clusters[2]
+    assert list(b.labels_for_slots([3, 0])) == [clusters[3], clusters[0]]
+
+
+def test_random_mapping_is_ready_at_once_and_balanced():
+    b = _builder(mapping="random")
+    assert b.recluster() is True
+    assert sorted(np.bincount(b.slot_clusters)) == [2, 2]
+
+
+def test_state_round_trip_continues_identically():
+    a = _builder()
+    a.place(a.draw())
+    a.observe(np.arange(6), np.array([0, 1, 2, 3, 0, 1]))
+    b = _builder()
+    b.load_state_dict(a.state_dict())
+    assert np.array_equal(a.draw(), b.draw())
+    assert np.array_equal(a.slots, b.slots)
+    with pytest.raises(ValueError, match="settings differ"):
+        _builder(window=3).load_state_dict(a.state_dict())
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(num_instances=1), "asd_num_instances"),
+        (dict(sampler="greedy"), "asd_sampler"),
+        (dict(alignment="hungarian"), "asd_alignment"),
+        (dict(mapping="kmeans"), "asd_mapping"),
+        (dict(ot_reg=0.0), "asd_ot_reg"),
+    ],
+)
+def test_bad_settings_name_the_key(kw, match):
+    with pytest.raises(ValueError, match=match):
+        _builder(**kw)
+
+
+def test_more_instances_than_samples_is_refused():
+    with pytest.raises(ValueError, match="must not exceed the number of unlabelled samples"):
+        ClusterLabelBuilder(ASDSettings(num_clusters=2, num_instances=30), num_samples=20)
