@@ -58,6 +58,8 @@ def main(argv: List[str] | None = None) -> int:
 
     from usb_asd.runner import main as run
 
+    commit = git_commit()  # read now: the code this process runs
+
     previous: Dict[str, Any] = {}
     if os.path.exists(opts.out):
         import json
@@ -86,7 +88,7 @@ def main(argv: List[str] | None = None) -> int:
             payload = {
                 "command": "python " + " ".join([os.path.relpath(__file__)] + (argv if argv is not None else sys.argv[1:])),
                 "seeds": opts.seeds,
-                "commit": git_commit(),
+                "commit": commit,
                 "machine": machine_info(),
                 "runs": runs,
                 "summary": {c: summarise([r for r in runs if r["config"] == c]) for c in opts.configs},

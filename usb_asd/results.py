@@ -12,9 +12,22 @@ from typing import Any, Dict, Optional
 import torch
 
 
+_COMMITS: Dict[str, Optional[str]] = {}
+
+
 def git_commit(repo_dir: Optional[str] = None) -> Optional[str]:
-    """The current commit of the repository holding this package, or ``None``."""
+    """The commit of the repository holding this package, read once per process, or ``None``.
+
+    Read once so a long benchmark reports the code it started with, even if the
+    working tree changes while it runs; ``-dirty`` marks uncommitted changes.
+    """
     repo_dir = repo_dir or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if repo_dir not in _COMMITS:
+        _COMMITS[repo_dir] = _read_commit(repo_dir)
+    return _COMMITS[repo_dir]
+
+
+def _read_commit(repo_dir: str) -> Optional[str]:
     try:
         out = subprocess.run(
             ["git", "-C", repo_dir, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
