@@ -4,6 +4,10 @@
         config/freematch_digits_40.yaml --seeds 0 1 2 \
         --out benchmarks/results/digits_gt_baselines.json
 
+    # ablations: one config, several named variants (key=value overrides)
+    python benchmarks/run_configs.py --configs config/asd_freematch_digits.yaml \
+        --variant default: --variant no_ot:asd_alignment=none --seeds 0 1 2 --out ...
+
 Each run is an ordinary ``train.py`` run (same code path), with ``seed`` and
 ``save_name`` overridden. The output holds the command, the commit, the
 machine, every run's results.json record and, per config, the mean, standard
@@ -48,13 +52,30 @@ def summarise(records: List[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
     return out
 
 
+def parse_variant(text: str):
+    """``"name:key=value,key=value"`` -> ``(name, {key: value})``, values read as YAML scalars."""
+    from ruamel.yaml import YAML
+
+    name, _, body = text.partition(":")
+    overrides: Dict[str, Any] = {}
+    for item in filter(None, body.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--variant {text!r}: expected key=value, got {item!r}")
+        overrides[key.strip()] = YAML(typ="safe", pure=True).load(value)
+    return name, overrides
+
+
 def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", required=True)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", required=True)
     parser.add_argument("--save_dir", default="./saved_models/benchmarks")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="NAME:key=value,key=value (YAML-typed values); repeatable")
     opts = parser.parse_args(argv)
+    variants = [parse_variant(v) for v in opts.variant] or [("", {})]
 
     from usb_asd.runner import main as run
 
@@ -67,23 +88,24 @@ def main(argv: List[str] | None = None) -> int:
         with open(opts.out, encoding="utf-8") as handle:
             previous = json.load(handle)
     runs: List[Dict[str, Any]] = list(previous.get("runs", []))
-    done = {(r["config"], r["seed"]) for r in runs}
+    done = {(r["config"], r.get("variant", ""), r["seed"]) for r in runs}
     started = time.time()
-    for config in opts.configs:
+    cells = [(c, v) for c in opts.configs for v in variants]
+    for config, (variant, overrides) in cells:
         for seed in opts.seeds:
-            if (config, seed) in done:
-                print(f"[benchmark] {config} seed {seed}: already done, skipped")
+            if (config, variant, seed) in done:
+                print(f"[benchmark] {config} {variant} seed {seed}: already done, skipped")
                 continue
-            name = f"{os.path.splitext(os.path.basename(config))[0]}_seed{seed}"
+            name = f"{os.path.splitext(os.path.basename(config))[0]}{'_' + variant if variant else ''}_seed{seed}"
             args = parse_config(
                 ["--c", config],
                 extra_arguments=_extra_arguments,
-                overrides={"seed": seed, "save_name": name, "save_dir": opts.save_dir},
+                overrides={**overrides, "seed": seed, "save_name": name, "save_dir": opts.save_dir},
             )
             record = run(args)
-            record["config"] = config
+            record.update(config=config, variant=variant, overrides=overrides)
             runs.append(record)
-            print(f"[benchmark] {config} seed {seed}: top1 {record['top1']} acc {record['acc']:.4f} "
+            print(f"[benchmark] {config} {variant} seed {seed}: top1 {record['top1']} acc {record['acc']:.4f} "
                   f"nmi {record['nmi']:.4f} ari {record['ari']:.4f} in {record['wall_s']:.0f} s")
             payload = {
                 "command": "python " + " ".join([os.path.relpath(__file__)] + (argv if argv is not None else sys.argv[1:])),
@@ -91,7 +113,12 @@ def main(argv: List[str] | None = None) -> int:
                 "commit": commit,
                 "machine": machine_info(),
                 "runs": runs,
-                "summary": {c: summarise([r for r in runs if r["config"] == c]) for c in opts.configs},
+                "summary": {
+                    (f"{c} [{v}]" if v else c): summarise(
+                        [r for r in runs if r["config"] == c and r.get("variant", "") == v]
+                    )
+                    for c, (v, _) in cells
+                },
             }
             write_json_atomic(opts.out, payload)
     print(f"[benchmark] wrote {opts.out} ({time.time() - started:.0f} s)")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Callable, Dict
 
+from .nets.resnet_cifar import resnet18_cifar
 from .nets.small_cnn import cnn_small
 
 #: Backbones the plugin adds to ``semilearn.nets`` (USB's net registry: its
 #: ``get_net_builder(name, from_name=False)`` looks names up there).
-NETS: Dict[str, Callable] = {"cnn_small": cnn_small}
+NETS: Dict[str, Callable] = {"cnn_small": cnn_small, "resnet18_cifar": resnet18_cifar}
 
 _registered = False
 
