@@ -56,6 +56,8 @@ def test_labels_with_asd_are_refused(tmp_path, make_digits_config):
         _run(make_digits_config(**{**ASD, "num_labels": 40}))
     with pytest.raises(ValueError, match="adaptor"):
         _run(make_digits_config(adaptor="magic"))
+    with pytest.raises(ValueError, match="no unlabelled images"):
+        _run(make_digits_config(**{**ASD, "algorithm": "fullysupervised"}))
     assert not (tmp_path / "run").exists()
 
 

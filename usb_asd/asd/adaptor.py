@@ -54,12 +54,27 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_cluster_iter", int, 50, "iterations between k-Medoids re-clusterings"),
     PluginArgument("--asd_warmup_iter", int, 200, "iterations before cluster labels are built and the learner's loss is on"),
     PluginArgument("--asd_instance_loss_ratio", float, 1.0, "weight of the instance head's cross-entropy"),
+    PluginArgument("--asd_instance_ssl_ratio", float, 1.0,
+                   "weight of the instance head's weak->strong consistency on unlabelled images (0: off)"),
+    PluginArgument("--asd_instance_p_cutoff", float, 0.95, "confidence threshold of that consistency"),
     PluginArgument("--asd_mapping", str, "ctt", f"one of {MAPPINGS}: instance->cluster map (random is an ablation)"),
 ]
 
 
+#: Learners the adaptor refuses, with why (on top of those the plugin refuses altogether).
+ASD_UNSUPPORTED_LEARNERS = {
+    "fullysupervised": "it reads no unlabelled images, so there are no predictions to track "
+    "transitions on and no cluster map can form",
+    "supervised": "an alias of fullysupervised: it reads no unlabelled images",
+}
+
+
 def asd_settings_from_args(args) -> ASDSettings:
     """Check the ASD keys of a run and build :class:`ASDSettings`."""
+    if args.algorithm in ASD_UNSUPPORTED_LEARNERS:
+        raise ValueError(
+            f"adaptor: asd cannot drive algorithm '{args.algorithm}': {ASD_UNSUPPORTED_LEARNERS[args.algorithm]}"
+        )
     if int(getattr(args, "num_labels", 0) or 0) != 0:
         raise ValueError(
             f"num_labels is {args.num_labels} but adaptor: asd trains with no labels; set num_labels: 0"

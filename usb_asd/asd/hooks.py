@@ -25,6 +25,9 @@ class ASDInstanceHook(Hook):
       otherwise runs one extra forward.
     * Class transition tracking: the instance head's argmax on the weak
       unlabelled views, recorded per sample index.
+    * Instance-level consistency (``asd_instance_ssl_ratio``): the instance
+      head's confident argmax on a weak view (``>= asd_instance_p_cutoff``) is
+      the target of its prediction on the strong view of the same image.
     * Warm-up: until cluster labels exist and ``asd_warmup_iter`` has passed,
       the learner's own loss is multiplied by 0 (its labelled targets are placeholders).
     """
@@ -42,15 +45,30 @@ class ASDInstanceHook(Hook):
             feat_w = _learner_features(out_dict, "x_ulb_w")
             if feat_w is None and batch["x_ulb_w"] is not None:
                 feat_w = algorithm.model(batch["x_ulb_w"])["feat"]
-            moves = 0
-            if feat_w is not None and batch["idx_ulb"] is not None:
-                preds = model.instance_logits(feat_w.detach()).argmax(dim=1)
+            moves, probs_w = 0, None
+            if feat_w is not None:
+                probs_w = torch.softmax(model.instance_logits(feat_w.detach()).float(), dim=1)
+            if probs_w is not None and batch["idx_ulb"] is not None:
+                preds = probs_w.argmax(dim=1)
                 moves = algorithm.asd_builder.observe(batch["idx_ulb"].cpu().numpy(), preds.cpu().numpy())
+
+        # Instance-level consistency on unlabelled images (FixMatch form): the
+        # instance head is itself trained semi-supervised, on instance labels.
+        ssl_loss = instance_loss.new_zeros(())
+        feat_s = _learner_features(out_dict, "x_ulb_s")
+        ratio = algorithm.args.asd_instance_ssl_ratio
+        if ratio > 0 and probs_w is not None and feat_s is not None and feat_s.requires_grad:
+            conf, pseudo = probs_w.max(dim=1)
+            mask = (conf >= algorithm.args.asd_instance_p_cutoff).float()
+            per_sample = F.cross_entropy(model.instance_logits(feat_s), pseudo, reduction="none")
+            ssl_loss = (per_sample * mask).mean()
+            algorithm.log_dict["train/asd_instance_mask"] = float(mask.mean().item())
 
         ready = algorithm.asd_labels_ready()
         learner_loss = out_dict["loss"] if ready else out_dict["loss"] * 0.0
-        out_dict["loss"] = learner_loss + algorithm.args.asd_instance_loss_ratio * instance_loss
+        out_dict["loss"] = learner_loss + algorithm.args.asd_instance_loss_ratio * instance_loss + ratio * ssl_loss
         algorithm.log_dict["train/asd_instance_loss"] = float(instance_loss.item())
+        algorithm.log_dict["train/asd_instance_ssl_loss"] = float(ssl_loss.item())
         algorithm.log_dict["train/asd_transitions"] = float(moves)
         algorithm.log_dict["train/asd_labels_ready"] = float(ready)
 

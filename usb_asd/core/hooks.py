@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 import os
 import time
 from typing import Any, Dict, Optional
@@ -64,8 +65,11 @@ class ResultsHook(Hook):
     def before_run(self, algorithm) -> None:
         self._start = time.perf_counter()
         self._final: Dict[str, Any] = {}
+        self._step_times: list = []
 
     def after_train_step(self, algorithm) -> None:
+        if "train/run_time" in algorithm.log_dict:
+            self._step_times.append(float(algorithm.log_dict["train/run_time"]))
         if self.is_last_iter(algorithm):
             self._final = {k: v for k, v in algorithm.log_dict.items() if k.startswith("eval/")}
 
@@ -73,6 +77,7 @@ class ResultsHook(Hook):
         if algorithm.distributed and algorithm.rank % algorithm.ngpus_per_node != 0:
             return
         record = build_results_record(algorithm, self._final, time.perf_counter() - self._start)
+        record["median_step_s"] = float(statistics.median(self._step_times)) if self._step_times else None
         algorithm.results_record = record
         write_json_atomic(os.path.join(algorithm.save_dir, algorithm.save_name, "results.json"), record)
 
