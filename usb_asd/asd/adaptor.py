@@ -54,7 +54,7 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_cluster_iter", int, 50, "iterations between k-Medoids re-clusterings"),
     PluginArgument("--asd_warmup_iter", int, 200, "iterations before cluster labels are built and the learner's loss is on"),
     PluginArgument("--asd_instance_loss_ratio", float, 1.0, "weight of the instance head's cross-entropy"),
-    PluginArgument("--asd_instance_ssl_ratio", float, 1.0,
+    PluginArgument("--asd_instance_ssl_ratio", float, 0.0,
                    "weight of the instance head's weak->strong consistency on unlabelled images (0: off)"),
     PluginArgument("--asd_instance_p_cutoff", float, 0.95, "confidence threshold of that consistency"),
     PluginArgument("--asd_mapping", str, "ctt", f"one of {MAPPINGS}: instance->cluster map (random is an ablation)"),
