@@ -191,24 +191,7 @@ def load_imagenet10(data_dir: str) -> ImageSplits:
 def load_imagenet_dogs(data_dir: str) -> ImageSplits:
     """Load ImageNet-Dogs (15 dog breeds, about 19,500 train images in ILSVRC-2012).
 
-    Clustering papers train and score on the same images for this set, so when
-    there is no ``<data_dir>/val/<wnid>/`` folder the test split is the train split.
-    If ``val/`` exists but has none of the subset's wnid folders (e.g. the official
-    flat ILSVRC val folder), a warning is issued and the train split is reused too.
-
-    Args:
-        data_dir: ImageNet root holding ``train/<wnid>/`` (and optionally
-            ``val/<wnid>/``), or a folder holding the ``<wnid>/`` folders directly.
-            Other wnids present are ignored.
-
-    Returns:
-        :class:`ImageSplits` whose images are sorted lists of file paths (not decoded),
-        targets the index of each image's wnid in :data:`IMAGENET_DOGS_WNIDS`,
-        class names the wnids, and ImageNet mean/std.
-
-    Raises:
-        DatasetFormatError: ``data_dir`` is missing, or some of the subset's wnid
-            folders are missing or hold no ``.jpeg``/``.jpg``/``.png`` image
-            (the message lists them).
+    Same layout, splits, errors and return value as :func:`load_imagenet10`,
+    with the wnids of :data:`IMAGENET_DOGS_WNIDS`.
     """
     return _load_subset(data_dir, IMAGENET_DOGS_WNIDS, IMAGENET_DOGS_NAME)
