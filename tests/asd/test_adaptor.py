@@ -93,3 +93,9 @@ def test_instance_consistency_option_trains_on_unlabelled_images(tmp_path, make_
     # With a 0 threshold every unlabelled image contributes: mask 1 and a non-zero loss.
     assert "train/asd_instance_mask: 1.0000" in log
     assert "train/asd_instance_ssl_loss: 0.0000" not in log
+
+
+def test_asd_may_ask_for_more_clusters_than_classes(tmp_path, make_digits_config):
+    record = _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_classes": 15, "num_train_iter": 6,
+                                        "num_eval_iter": 6, "asd_warmup_iter": 2, "asd_cluster_iter": 2}))
+    assert record["num_classes"] == 15 and 0.0 <= record["acc"] <= 1.0

@@ -66,7 +66,10 @@ class PluginLearnerMixin:
         if self.rank != 0 and self.distributed:
             torch.distributed.barrier()
         splits = load_splits(self.args.dataset, self.args.data_dir, self.args.num_classes)
-        if splits.num_classes != self.args.num_classes and splits.has_train_labels:
+        num_labels = int(self.args.num_labels or 0)
+        # Training on labels needs one output per class; a label-free run may ask
+        # for any number of clusters (ACC / NMI / ARI handle k != #classes).
+        if num_labels > 0 and splits.num_classes != self.args.num_classes:
             raise ValueError(
                 f"num_classes is {self.args.num_classes} but dataset '{self.args.dataset}' has "
                 f"{splits.num_classes} classes; set num_classes: {splits.num_classes}"
@@ -74,7 +77,6 @@ class PluginLearnerMixin:
         kind = getattr(self.args, "image_kind", None) or DATASETS[self.args.dataset].kind
         if kind not in IMAGE_KINDS:
             raise ValueError(f"image_kind must be one of {IMAGE_KINDS}, got {kind!r}")
-        num_labels = int(self.args.num_labels or 0)
         if num_labels == 0 and self.requires_labelled_split():
             raise ValueError(
                 f"num_labels is 0 but learner '{self.args.algorithm}' trains on a labelled split; "
