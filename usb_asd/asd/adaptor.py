@@ -174,11 +174,14 @@ class ASDAdaptorMixin:
         if x_lb_s is not None:
             kwargs["x_lb_s"] = x_lb_s
         batch = super().process_batch(input_args, **kwargs)
+        x_ulb_w = batch.get("x_ulb_w")
+        if x_ulb_w is None and kwargs.get("x_ulb_w") is not None:
+            x_ulb_w = kwargs["x_ulb_w"].to(self.device)
         self.asd_batch = {
             "slots": slot_idx.to(self.device),
-            "x_lb": batch.get("x_lb", x_lb.to(self.device)),
+            "x_lb": batch["x_lb"] if "x_lb" in batch else x_lb.to(self.device),
             "idx_ulb": kwargs.get("idx_ulb"),
-            "x_ulb_w": batch.get("x_ulb_w", None if kwargs.get("x_ulb_w") is None else kwargs["x_ulb_w"].to(self.device)),
+            "x_ulb_w": x_ulb_w,
         }
         return batch
 
