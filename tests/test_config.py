@@ -1,6 +1,5 @@
 """USB-style flags + YAML, with type checks that name the key."""
 
-import argparse
 
 import pytest
 

@@ -28,7 +28,7 @@ def _run(argv):
 
 
 def test_asd_freematch_clusters_digits_with_no_labels(tmp_path, make_digits_config):
-    record = _run(make_digits_config(**{**ASD, "algorithm": "freematch", "num_train_iter": 40, "num_eval_iter": 20}))
+    _run(make_digits_config(**{**ASD, "algorithm": "freematch", "num_train_iter": 40, "num_eval_iter": 20}))
     on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
     assert on_disk["num_labels"] == 0 and on_disk["algorithm"] == "freematch"
     for key in ("acc", "nmi", "ari"):

@@ -10,7 +10,7 @@ evaluation and results.json.
 from __future__ import annotations
 
 from inspect import signature
-from typing import Dict, List, Optional, Tuple, Type
+from typing import Dict, List, Tuple, Type
 
 import numpy as np
 import torch
