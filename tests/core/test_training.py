@@ -74,3 +74,9 @@ def test_every_supported_learner_trains_on_this_device(tmp_path, make_digits_con
     record = _run(make_digits_config(algorithm=algorithm, num_train_iter=6, num_eval_iter=6, num_log_iter=3,
                                      batch_size=8, uratio=2))
     assert record["iterations"] == 6 and record["top1"] is not None
+
+
+def test_tensorboard_logging_through_usb_hooks(tmp_path, make_digits_config):
+    _run(make_digits_config(num_train_iter=6, num_eval_iter=3, num_log_iter=3, use_tensorboard=True))
+    events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
