@@ -299,8 +299,10 @@ class ClusteringModule(nn.Module):
         """
         self._check_z(z)
         g = self.forward(z)["assignments"] if assignments is None else assignments
-        mu = self.centroids().to(dtype=z.dtype)
-        return self.loss_terms(z, g, mu)
+        # Sums of squares over n x d entries overflow float16/bfloat16 easily
+        # (AMP): evaluate the loss in at least float32 (casts are differentiable).
+        dt = torch.promote_types(z.dtype, torch.float32)
+        return self.loss_terms(z.to(dt), g.to(dt), self.centroids().to(dt))
 
     @torch.no_grad()
     def update_centroids(
