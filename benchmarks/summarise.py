@@ -57,6 +57,15 @@ def main() -> int:
         print()
         print("| ASD + FreeMatch variant | seeds | ACC | NMI | ARI |")
         print("| --- | --- | --- | --- | --- |")
+        main_runs = (_load("digits_asd.json") or {}).get("runs", [])
+        default = [r for r in main_runs if r["config"].endswith("asd_freematch_digits.yaml")
+                   and r["seed"] in ablations["seeds"]]
+        if default:
+            from run_configs import summarise
+
+            summary = summarise(default)
+            print(f"| default (uniform sampler, OT, CTT map; runs of digits_asd.json) | {summary['acc']['n']} | "
+                  f"{_cell(summary, 'acc')} | {_cell(summary, 'nmi')} | {_cell(summary, 'ari')} |")
         for key, summary in ablations["summary"].items():
             print(f"| {key.split('[')[-1].rstrip(']')} | {summary['acc']['n']} | {_cell(summary, 'acc')} | "
                   f"{_cell(summary, 'nmi')} | {_cell(summary, 'ari')} |")
