@@ -96,9 +96,16 @@ def main(args: argparse.Namespace) -> Optional[Dict[str, Any]]:
             return _read_results(save_path)
         return main_worker(args.gpu, procs, args)
     except BaseException:
-        if created and os.path.exists(save_path) and not os.path.exists(os.path.join(save_path, "results.json")):
+        # Remove only what a run that never trained left (a log); an interrupted
+        # training keeps its checkpoints for resume.
+        if created and os.path.isdir(save_path) and not _has_outputs(save_path):
             shutil.rmtree(save_path, ignore_errors=True)
         raise
+
+
+def _has_outputs(save_path: str) -> bool:
+    """Whether a save folder holds a checkpoint or results worth keeping."""
+    return any(name.endswith(".pth") or name == "results.json" for name in os.listdir(save_path))
 
 
 def _read_results(save_path: str) -> Optional[Dict[str, Any]]:

@@ -80,3 +80,15 @@ def test_tensorboard_logging_through_usb_hooks(tmp_path, make_digits_config):
     _run(make_digits_config(num_train_iter=6, num_eval_iter=3, num_log_iter=3, use_tensorboard=True))
     events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
+
+
+def test_a_run_interrupted_after_checkpointing_keeps_its_folder(tmp_path, make_digits_config, monkeypatch):
+    from usb_asd.core import hooks
+
+    def interrupted(self, algorithm):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hooks.ResultsHook, "after_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(make_digits_config(num_train_iter=4, num_eval_iter=2))
+    assert (tmp_path / "run" / "latest_model.pth").exists()
