@@ -27,6 +27,11 @@ def _cell(summary: dict, key: str) -> str:
     return f"{s['mean']:.3f} ± {s['std']:.3f}" if s["n"] > 1 else f"{s['mean']:.3f}"
 
 
+def _scores(summary: dict) -> str:
+    """The ``ACC | NMI | ARI`` cells of a row."""
+    return " | ".join(_cell(summary, key) for key in ("acc", "nmi", "ari"))
+
+
 def main() -> int:
     rows = []
     for name, label_of in (
@@ -45,13 +50,12 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for label, n, summary, commit, name in rows:
         top1 = _cell(summary, "top1") if "(no labels)" not in label else "–"
-        print(f"| {label} | {n} | {top1} | {_cell(summary, 'acc')} | {_cell(summary, 'nmi')} | "
-              f"{_cell(summary, 'ari')} | {summary['wall_s']['median']:.0f} |")
+        print(f"| {label} | {n} | {top1} | {_scores(summary)} | {summary['wall_s']['median']:.0f} |")
     classical = _load("digits_classical.json")
     if classical:
         for method, summary in classical["summary"].items():
-            print(f"| {method} (raw pixels, test split) | {summary['acc']['n']} | – | {_cell(summary, 'acc')} | "
-                  f"{_cell(summary, 'nmi')} | {_cell(summary, 'ari')} | {summary['wall_s']['median']:.1f} |")
+            print(f"| {method} (raw pixels, test split) | {summary['acc']['n']} | – | {_scores(summary)} | "
+                  f"{summary['wall_s']['median']:.1f} |")
     ablations = _load("digits_asd_ablations.json")
     if ablations:
         print()
@@ -65,10 +69,9 @@ def main() -> int:
 
             summary = summarise(default)
             print(f"| default (uniform sampler, OT, CTT map; runs of digits_asd.json) | {summary['acc']['n']} | "
-                  f"{_cell(summary, 'acc')} | {_cell(summary, 'nmi')} | {_cell(summary, 'ari')} |")
+                  f"{_scores(summary)} |")
         for key, summary in ablations["summary"].items():
-            print(f"| {key.split('[')[-1].rstrip(']')} | {summary['acc']['n']} | {_cell(summary, 'acc')} | "
-                  f"{_cell(summary, 'nmi')} | {_cell(summary, 'ari')} |")
+            print(f"| {key.split('[')[-1].rstrip(']')} | {summary['acc']['n']} | {_scores(summary)} |")
     overhead = _load("digits_asd_overhead.json")
     if overhead:
         print()

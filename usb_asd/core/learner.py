@@ -154,7 +154,6 @@ class PluginLearnerMixin:
     def get_save_dict(self):
         save_dict = super().get_save_dict()
         save_dict["rng"] = encode(capture_rng_state())
-        save_dict["completed_iters"] = self.it + 1
         return save_dict
 
     def save_model(self, save_name, save_path):
@@ -165,18 +164,17 @@ class PluginLearnerMixin:
     def load_model(self, load_path):
         with cuda_calls_to(self.device):
             checkpoint = super().load_model(load_path)
-        if "completed_iters" in checkpoint:
-            # USB stores epoch + 1 even mid-epoch; continue inside the epoch instead,
-            # skipping the batches of it already trained on.
-            done = int(checkpoint["completed_iters"])
-            self.it = done
+        if "rng" in checkpoint:
+            # A checkpoint of this plugin. USB stores epoch + 1 even mid-epoch;
+            # continue inside the epoch instead (USB's "it" counts the completed
+            # iterations), skipping the batches of it already trained on.
+            done = int(checkpoint["it"])
             self.start_epoch = self.epoch = done // self.num_iter_per_epoch
             into_epoch = done % self.num_iter_per_epoch
             for key in ("train_lb", "train_ulb"):
                 loader = self.loader_dict.get(key)
                 if loader is not None and isinstance(loader.sampler, ResumableSampler):
                     loader.sampler.skip = into_epoch * loader.batch_size
-        if "rng" in checkpoint:
             restore_rng_state(decode(checkpoint["rng"]))
         return checkpoint
 
