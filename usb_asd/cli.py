@@ -9,14 +9,18 @@ from .config import ConfigError, parse_config
 
 
 def _extra_arguments(args) -> list:
-    """The chosen learner's own arguments (USB's ``get_argument()``) and the plugin's adaptor keys."""
+    """The chosen learner's own arguments (USB's ``get_argument()``) and the plugin's adaptor and regulariser keys."""
     from semilearn.core.utils import ALGORITHMS
 
+    from . import plugin
     from .asd.adaptor import ASD_ARGUMENTS
+    from .supercm.regulariser import SUPERCM_ARGUMENTS
+
+    plugin.register()  # the plugin's own learners (supercm) are in USB's registry
 
     if args.algorithm not in ALGORITHMS:
         raise ConfigError(f"key 'algorithm': unknown USB learner {args.algorithm!r}; known: {sorted(ALGORITHMS.keys())}")
-    return list(ALGORITHMS[args.algorithm].get_argument()) + list(ASD_ARGUMENTS)
+    return list(ALGORITHMS[args.algorithm].get_argument()) + list(ASD_ARGUMENTS) + list(SUPERCM_ARGUMENTS)
 
 
 def format_scores(record: dict) -> str:

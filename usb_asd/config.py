@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from ruamel.yaml import YAML
@@ -19,6 +20,16 @@ from ruamel.yaml.error import YAMLError
 
 class ConfigError(ValueError):
     """A configuration file or value is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class PluginArgument:
+    """A config key with its type and default (USB's ``SSL_Argument`` shape)."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str = ""
 
 
 def str2bool(value: Any) -> bool:
@@ -119,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
          help="label-free adaptor composed with the learner: asd (or none)")
     _add(p, "--image_kind", type=str, default=None,
          help="augmentation policy: natural or glyph (default: the dataset's)")
+    _add(p, "--da_target_dataset", type=str, default=None,
+         help="domain adaptation: unlabelled target dataset (dataset: is the labelled source); "
+         "the target feeds the unlabelled batch and the evaluation")
+    _add(p, "--da_target_data_dir", type=str, default=None,
+         help="directory of the target dataset (default: data_dir)")
     _add(p, "--c", type=str, default="", help="YAML config file; its keys override flags")
     return p
 

@@ -11,19 +11,32 @@ from .nets.small_cnn import cnn_small
 #: ``get_net_builder(name, from_name=False)`` looks names up there).
 NETS: Dict[str, Callable] = {"cnn_small": cnn_small, "resnet18_cifar": resnet18_cifar}
 
+
+def _learners() -> Dict[str, type]:
+    """Learners the plugin adds to USB's ``ALGORITHMS`` registry (imported late: they import semilearn)."""
+    from .supercm.learner import SuperCM
+
+    return {"supercm": SuperCM}
+
+
 _registered = False
 
 
 def register() -> None:
-    """Make the plugin's nets visible to USB; idempotent."""
+    """Make the plugin's nets and learners visible to USB; idempotent."""
     global _registered
     if _registered:
         return
     import semilearn.nets as usb_nets
+    from semilearn.core.utils import ALGORITHMS
 
     for name, builder in NETS.items():
         existing = getattr(usb_nets, name, None)
         if existing is not None and existing is not builder:
             raise RuntimeError(f"semilearn.nets already defines {name!r}; refusing to shadow it")
         setattr(usb_nets, name, builder)
+    for name, learner in _learners().items():
+        if name in ALGORITHMS and ALGORITHMS[name] is not learner:
+            raise RuntimeError(f"USB's ALGORITHMS already defines {name!r}; refusing to shadow it")
+        ALGORITHMS[name] = learner
     _registered = True

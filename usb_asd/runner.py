@@ -41,15 +41,22 @@ ADAPTORS = ("asd",)
 
 
 def learner_mixins(args: argparse.Namespace) -> tuple:
-    """Mixins selected by the config (adaptors and regularisers)."""
+    """Mixins selected by the config: the adaptor (``adaptor: asd``) first, then regularisers (``supercm: True``)."""
+    mixins: list = []
     adaptor = getattr(args, "adaptor", None)
-    if adaptor in (None, "", "none", "None"):
-        return ()
-    if adaptor == "asd":
+    if adaptor not in (None, "", "none", "None"):
+        if adaptor != "asd":
+            raise ValueError(f"adaptor must be one of {ADAPTORS} or None, got {adaptor!r}")
         from .asd.adaptor import ASDAdaptorMixin
 
-        return (ASDAdaptorMixin,)
-    raise ValueError(f"adaptor must be one of {ADAPTORS} or None, got {adaptor!r}")
+        mixins.append(ASDAdaptorMixin)
+    if getattr(args, "supercm", False):
+        from .supercm.regulariser import SuperCMRegulariserMixin
+
+        # The standalone supercm learner already is the clustering module.
+        if args.algorithm != "supercm":
+            mixins.append(SuperCMRegulariserMixin)
+    return tuple(mixins)
 
 
 def validate_args(args: argparse.Namespace) -> None:
@@ -62,8 +69,12 @@ def validate_args(args: argparse.Namespace) -> None:
         if getattr(args, key) < 1:
             raise ValueError(f"{key} must be >= 1, got {getattr(args, key)}")
     learner_mixins(args)  # rejects an unknown adaptor before anything is written
-    if args.num_labels < 0:
-        raise ValueError(f"num_labels must be >= 0, got {args.num_labels}")
+    if args.num_labels < -1:
+        raise ValueError(f"num_labels must be >= 0, or -1 for all training labels; got {args.num_labels}")
+    target = getattr(args, "da_target_dataset", None)
+    if target and getattr(args, "adaptor", None) not in (None, "", "none", "None"):
+        raise ValueError("da_target_dataset (domain adaptation) and adaptor cannot be combined: "
+                         "the adaptor builds labels for one unlabelled dataset")
     if args.resume and not args.load_path:
         raise ValueError("resume: True needs load_path (a checkpoint to resume from)")
     if args.resume and not os.path.isfile(args.load_path):

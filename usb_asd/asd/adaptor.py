@@ -17,7 +17,6 @@ and its four stages. What the mixin changes in a learner:
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from inspect import signature
 from typing import Any, List, Optional, Tuple
 
@@ -28,19 +27,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..config import PluginArgument
 from ..core.checkpoint_codec import decode, encode
 from ..nets.two_head import TwoHeadNet, unwrap
 from .pipeline import ALIGNMENTS, MAPPINGS, SAMPLERS, ASDSettings, ClusterLabelBuilder
-
-
-@dataclass(frozen=True)
-class PluginArgument:
-    """A config key with its type and default (USB's ``SSL_Argument`` shape)."""
-
-    name: str
-    type: Any
-    default: Any
-    help: str = ""
 
 
 #: The adaptor's config keys. Defaults suit the digits embedded default.
@@ -209,6 +199,9 @@ class ASDAdaptorMixin:
     def asd_labels_ready(self) -> bool:
         """Whether the learner trains on cluster labels yet (warm-up over and a mapping exists)."""
         return self.it >= self.args.asd_warmup_iter and self.asd_builder.slot_clusters is not None
+
+    def labelled_targets_ready(self) -> bool:
+        return self.asd_labels_ready()
 
     def asd_label_score(self) -> Optional[float]:
         """ACC of the current slots' cluster labels against ground truth, when the pool has it.

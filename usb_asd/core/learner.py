@@ -20,7 +20,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, p
 from tqdm.auto import tqdm
 
 from ..data.registry import DATASETS, load_splits
-from ..data.usb_datasets import build_usb_datasets
+from ..data.usb_datasets import build_domain_adaptation_datasets, build_usb_datasets
 from ..data.transforms import IMAGE_KINDS
 from ..device import cuda_calls_to, resolve_device, to_device
 from ..metrics import clustering_scores
@@ -33,6 +33,8 @@ SUPPORTED_LEARNERS: Tuple[str, ...] = (
     "adamatch", "comatch", "defixmatch", "fixmatch", "flexmatch", "freematch",
     "fullysupervised", "meanteacher", "mixmatch", "pimodel", "pseudolabel", "remixmatch",
     "simmatch", "softmatch", "uda", "vat",
+    # the plugin's own (registered in USB's ALGORITHMS by usb_asd.plugin)
+    "supercm",
 )
 
 #: USB learners the plugin refuses, with why.
@@ -69,7 +71,7 @@ class PluginLearnerMixin:
         num_labels = int(self.args.num_labels or 0)
         # Training on labels needs one output per class; a label-free run may ask
         # for any number of clusters (ACC / NMI / ARI handle k != #classes).
-        if num_labels > 0 and splits.num_classes != self.args.num_classes:
+        if num_labels != 0 and splits.num_classes != self.args.num_classes:
             raise ValueError(
                 f"num_classes is {self.args.num_classes} but dataset '{self.args.dataset}' has "
                 f"{splits.num_classes} classes; set num_classes: {splits.num_classes}"
@@ -82,29 +84,44 @@ class PluginLearnerMixin:
                 f"num_labels is 0 but learner '{self.args.algorithm}' trains on a labelled split; "
                 "give num_labels > 0, or let a label-free adaptor (e.g. ASD) build the labels"
             )
-        dataset_dict = build_usb_datasets(
-            splits,
-            self.args.algorithm,
-            kind,
-            img_size=self.args.img_size,
-            crop_ratio=self.args.crop_ratio,
-            num_labels=num_labels,
-            seed=self.args.seed,
-            include_lb_to_ulb=self.args.include_lb_to_ulb,
-        )
+        # Items are built by learner name; a learner may ask for another's layout.
+        item_layout = getattr(self, "dataset_algorithm", None) or self.args.algorithm
+        target_name = getattr(self.args, "da_target_dataset", None)
+        if target_name:
+            target = load_splits(target_name, self.args.da_target_data_dir or self.args.data_dir, self.args.num_classes)
+            dataset_dict = build_domain_adaptation_datasets(
+                splits, target, item_layout, kind, img_size=self.args.img_size, crop_ratio=self.args.crop_ratio,
+                num_labels=num_labels, seed=self.args.seed,
+            )
+        else:
+            dataset_dict = build_usb_datasets(
+                splits,
+                item_layout,
+                kind,
+                img_size=self.args.img_size,
+                crop_ratio=self.args.crop_ratio,
+                num_labels=num_labels,
+                seed=self.args.seed,
+                include_lb_to_ulb=self.args.include_lb_to_ulb,
+            )
         dataset_dict = self.adapt_datasets(dataset_dict)
         self.args.ulb_dest_len = len(dataset_dict["train_ulb"])
         self.args.lb_dest_len = len(dataset_dict["train_lb"]) if dataset_dict["train_lb"] is not None else 0
         labelled = (
             f"{self.args.lb_dest_len} labelled" if num_labels else f"{self.args.lb_dest_len} sampled instances (no labels)"
         )
+        domains = f"{self.args.dataset} -> {target_name}" if target_name else self.args.dataset
         self.print_fn(
-            f"dataset {self.args.dataset}: {labelled}, {self.args.ulb_dest_len} unlabelled, "
+            f"dataset {domains}: {labelled}, {self.args.ulb_dest_len} unlabelled, "
             f"{len(dataset_dict['eval'])} eval"
         )
         if self.rank == 0 and self.distributed:
             torch.distributed.barrier()
         return dataset_dict
+
+    def labelled_targets_ready(self) -> bool:
+        """Whether ``y_lb`` holds real targets; label-building adaptors say no while they warm up."""
+        return True
 
     def requires_labelled_split(self) -> bool:
         """Whether the composed learner needs USB's labelled split (adaptors that build labels say no)."""
