@@ -16,7 +16,7 @@ import random
 import shutil
 import socket
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -81,8 +81,15 @@ def validate_args(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"load_path {args.load_path!r} does not exist (resume: True)")
 
 
-def main(args: argparse.Namespace) -> Optional[Dict[str, Any]]:
-    """Run one training job as USB's ``train.py`` would; returns the results record on rank 0."""
+def main(args: argparse.Namespace, extra_mixins: Tuple[type, ...] = ()) -> Optional[Dict[str, Any]]:
+    """Run one training job as USB's ``train.py`` would; returns the results record on rank 0.
+
+    Args:
+        args: The run's settings (:func:`usb_asd.config.parse_config`).
+        extra_mixins: Behaviour composed before the config's own mixins (e.g.
+            the grid runner's evaluation recorder); classes defined at module
+            level, so spawned processes can unpickle them.
+    """
     plugin.register()
     validate_args(args)
     save_path = os.path.join(args.save_dir, args.save_name)
@@ -103,9 +110,9 @@ def main(args: argparse.Namespace) -> Optional[Dict[str, Any]]:
     try:
         if args.multiprocessing_distributed:
             args.world_size = procs * args.world_size
-            mp.spawn(main_worker, nprocs=procs, args=(procs, args))
+            mp.spawn(main_worker, nprocs=procs, args=(procs, args, tuple(extra_mixins)))
             return _read_results(save_path)
-        return main_worker(args.gpu, procs, args)
+        return main_worker(args.gpu, procs, args, tuple(extra_mixins))
     except BaseException:
         # Remove only what a run that never trained left (a log); an interrupted
         # training keeps its checkpoints for resume.
@@ -129,7 +136,9 @@ def _read_results(save_path: str) -> Optional[Dict[str, Any]]:
         return json.load(handle)
 
 
-def main_worker(local_index: Optional[int], procs: int, args: argparse.Namespace) -> Optional[Dict[str, Any]]:
+def main_worker(
+    local_index: Optional[int], procs: int, args: argparse.Namespace, extra_mixins: Tuple[type, ...] = ()
+) -> Optional[Dict[str, Any]]:
     """One training process (USB's ``main_worker``)."""
     from semilearn.core.utils import TBLog, count_parameters, get_logger, get_net_builder
 
@@ -160,7 +169,7 @@ def main_worker(local_index: Optional[int], procs: int, args: argparse.Namespace
     logger.setLevel(logging.INFO if is_main else logging.WARNING)
     try:
         net_builder = get_net_builder(args.net, args.net_from_name)
-        learner = build_learner(args, net_builder, tb_log, logger, mixins=learner_mixins(args))
+        learner = build_learner(args, net_builder, tb_log, logger, mixins=tuple(extra_mixins) + learner_mixins(args))
         logger.info(f"Device: {learner.device}; trainable parameters: {count_parameters(learner.model)}")
         learner.model = place_model(args, learner.model, learner.device)
         learner.ema_model = place_model(args, learner.ema_model, learner.device)

@@ -92,3 +92,15 @@ def test_a_run_interrupted_after_checkpointing_keeps_its_folder(tmp_path, make_d
     with pytest.raises(KeyboardInterrupt):
         _run(make_digits_config(num_train_iter=4, num_eval_iter=2))
     assert (tmp_path / "run" / "latest_model.pth").exists()
+
+
+def test_resume_from_the_last_checkpoint_scores_the_final_model(tmp_path, make_digits_config):
+    """A run killed after its last checkpoint but before results.json resumes to the same scores."""
+    first = _run(make_digits_config(num_train_iter=8, num_eval_iter=8))
+    (tmp_path / "run" / "results.json").unlink()
+    again = _run(make_digits_config(num_train_iter=8, num_eval_iter=8, resume=True,
+                                    load_path=str(tmp_path / "run" / "latest_model.pth")))
+    assert again["iterations"] == 8
+    for key in ("acc", "nmi", "ari", "top1"):
+        assert again[key] == first[key]
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["acc"] == first["acc"]

@@ -47,3 +47,13 @@ def test_extra_unlabelled_images_join_the_pool_only():
     d = build_usb_datasets(splits, "fixmatch", "natural", 4, 0.875, num_labels=2, seed=0)
     assert len(d["train_lb"]) == 2 and len(d["train_ulb"]) == 9
     assert list(d["train_ulb"].targets[-3:]) == [-1, -1, -1]
+
+
+def test_all_labels():
+    splits = load_digits()
+    d = build_usb_datasets(splits, "fixmatch", "glyph", 8, 0.875, num_labels=-1, seed=0)
+    assert np.array_equal(d["train_lb"].targets, splits.train_targets) and len(d["train_ulb"]) == 1437
+    with pytest.raises(ValueError, match="include_lb_to_ulb"):
+        build_usb_datasets(splits, "fixmatch", "glyph", 8, 0.875, num_labels=-1, seed=0, include_lb_to_ulb=False)
+    with pytest.raises(ValueError, match="num_labels"):
+        build_usb_datasets(splits, "fixmatch", "glyph", 8, 0.875, num_labels=-2, seed=0)

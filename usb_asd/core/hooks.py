@@ -66,6 +66,15 @@ class ResultsHook(Hook):
         self._start = time.perf_counter()
         self._final: Dict[str, Any] = {}
         self._step_times: list = []
+        if algorithm.it >= algorithm.num_train_iter:
+            # Resumed from the checkpoint of the last iteration (killed after USB
+            # saved it, before results.json): nothing is left to train, so no
+            # evaluation would run; score the final model now. USB's last save
+            # stores it = num_train_iter + 1: the run trained num_train_iter.
+            algorithm.it = int(algorithm.num_train_iter)
+            eval_dict = algorithm.evaluate("eval")
+            algorithm.log_dict = {**(getattr(algorithm, "log_dict", None) or {}), **eval_dict}
+            self._final = {k: v for k, v in eval_dict.items() if k.startswith("eval/")}
 
     def after_train_step(self, algorithm) -> None:
         if "train/run_time" in algorithm.log_dict:

@@ -1,0 +1,64 @@
+"""Domain adaptation datasets: source -> labelled batch, target -> unlabelled batch and evaluation."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+import usb_asd  # noqa: F401
+from usb_asd.data.digits import load_digits, load_digits_restyled, restyle_digit_images
+from usb_asd.data.registry import load_splits
+from usb_asd.data.usb_datasets import build_domain_adaptation_datasets, build_usb_datasets
+
+
+def test_restyling_thickens_then_inverts():
+    img = np.zeros((1, 8, 8))
+    img[0, 3, 4] = 16.0
+    out = restyle_digit_images(img)
+    # The pixel spreads to its upper, left and upper-left neighbours (each takes the max of
+    # itself and its right, lower, lower-right neighbours), then 16 - v inverts.
+    lit = {(2, 3), (2, 4), (3, 3), (3, 4)}
+    for r in range(8):
+        for c in range(8):
+            assert out[0, r, c] == (0.0 if (r, c) in lit else 16.0)
+
+
+def test_restyled_digits_keep_split_and_labels_not_pixels():
+    plain, restyled = load_digits(), load_digits_restyled()
+    assert np.array_equal(plain.train_targets, restyled.train_targets)
+    assert np.array_equal(plain.test_targets, restyled.test_targets)
+    assert restyled.train_images.shape == plain.train_images.shape
+    # Every restyled image is the plain one, 2x2 max-filtered and inverted (up to rounding).
+    p = np.pad(plain.train_images[..., 0].astype(int), ((0, 0), (0, 1), (0, 1)))
+    thick = np.maximum.reduce([p[:, :-1, :-1], p[:, 1:, :-1], p[:, :-1, 1:], p[:, 1:, 1:]])
+    assert np.abs(restyled.train_images[..., 0].astype(int) - (255 - thick)).max() <= 1
+    assert load_splits("digits_restyled", "").name == "digits_restyled"
+
+
+def test_source_labels_target_unlabelled_and_evaluation():
+    source, target = load_digits(), load_digits_restyled()
+    d = build_domain_adaptation_datasets(source, target, "fixmatch", "glyph", 8, 0.875, num_labels=-1, seed=0)
+    assert len(d["train_lb"]) == len(source.train_targets)
+    assert np.array_equal(np.asarray(d["train_ulb"].data), target.train_images)
+    assert np.array_equal(np.asarray(d["eval"].data), target.test_images)
+    assert np.array_equal(d["eval"].targets, target.test_targets)
+    # One input pipeline: the target is normalised with the source's statistics.
+    ref = build_usb_datasets(source, "fixmatch", "glyph", 8, 0.875, num_labels=0, seed=0)["eval"]
+    own = build_usb_datasets(target, "fixmatch", "glyph", 8, 0.875, num_labels=0, seed=0)["eval"]
+    x_da = d["eval"][0]["x_lb"]
+    ref.data, own.data = target.test_images, target.test_images
+    assert torch.allclose(x_da, ref[0]["x_lb"]) and not torch.allclose(x_da, own[0]["x_lb"])
+
+
+def test_mismatched_domains_and_unlabelled_source_fail_clearly():
+    source, target = load_digits(), load_digits_restyled()
+    fewer = dataclasses.replace(
+        target, num_classes=9,
+        train_targets=np.minimum(target.train_targets, 8), test_targets=np.minimum(target.test_targets, 8),
+        class_names=target.class_names[:9],
+    )
+    with pytest.raises(ValueError, match="same classes"):
+        build_domain_adaptation_datasets(source, fewer, "fixmatch", "glyph", 8, 0.875, num_labels=-1, seed=0)
+    with pytest.raises(ValueError, match="num_labels is 0"):
+        build_domain_adaptation_datasets(source, target, "fixmatch", "glyph", 8, 0.875, num_labels=0, seed=0)
