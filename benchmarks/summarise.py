@@ -78,7 +78,62 @@ def main() -> int:
         print(f"ASD + FreeMatch / FreeMatch time per iteration: {overhead['ratio_median']:.3f} "
               f"(median of {len(overhead['ratio_per_repeat'])} alternating pairs: "
               + ", ".join(f"{r:.3f}" for r in overhead["ratio_per_repeat"]) + ")")
+    print_supercm_tables()
     return 0
+
+
+def _runs_of(name: str, config_suffix: str) -> dict:
+    """``{seed: record}`` of one config's runs in one results file."""
+    data = _load(name) or {}
+    return {r["seed"]: r for r in data.get("runs", []) if r["config"].endswith(config_suffix)}
+
+
+def _mean_std(values) -> str:
+    import statistics
+
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def _paired_row(label: str, key: str, without: dict, with_cm: dict) -> str:
+    """A row: score without / with SuperCM over the seeds both have, and the paired difference in points."""
+    seeds = sorted(set(without) & set(with_cm))
+    a = [without[s][key] for s in seeds]
+    b = [with_cm[s][key] for s in seeds]
+    diffs = [100 * (y - x) for x, y in zip(a, b)]
+    per_seed = ", ".join(f"{d:+.1f}" for d in diffs)
+    mean = sum(diffs) / len(diffs) if diffs else float("nan")
+    return (f"| {label} | {len(seeds)} | {_mean_std(a)} | {_mean_std(b)} | {mean:+.1f} ({per_seed}) |")
+
+
+def print_supercm_tables() -> None:
+    """SuperCM: with vs without it (paired by seed: same labelled draw), standalone, domain adaptation."""
+    rows = [
+        ("FixMatch, 10 labels (top-1)", "top1", _runs_of("digits_supercm_10.json", "/fixmatch_digits_10.yaml"),
+         _runs_of("digits_supercm_10.json", "/supercm_fixmatch_digits_10.yaml")),
+        ("FixMatch, 40 labels (top-1)", "top1", _runs_of("digits_gt_baselines.json", "/fixmatch_digits_40.yaml"),
+         _runs_of("digits_supercm_40.json", "/supercm_fixmatch_digits_40.yaml")),
+        ("ASD + FreeMatch, no labels (ACC)", "acc", _runs_of("digits_asd.json", "/asd_freematch_digits.yaml"),
+         _runs_of("digits_asd_supercm.json", "/asd_supercm_freematch_digits.yaml")),
+        ("domain adaptation digits -> digits_restyled (target top-1; without = source only)", "top1",
+         _runs_of("digits_da.json", "/da_source_only_digits.yaml"), _runs_of("digits_da.json", "/da_supercm_digits.yaml")),
+    ]
+    rows = [r for r in rows if r[2] and r[3]]
+    if rows:
+        print()
+        print("| run | seeds | without SuperCM | with SuperCM | difference, points (per seed) |")
+        print("| --- | --- | --- | --- | --- |")
+        for label, key, without, with_cm in rows:
+            print(_paired_row(label, key, without, with_cm))
+    standalone = _runs_of("digits_supercm_standalone.json", "/supercm_digits_10.yaml")
+    if standalone:
+        top1 = [r["top1"] for r in standalone.values()]
+        print()
+        print(f"Standalone SuperCM (CE + CM, no SSL term), 10 labels: top-1 {_mean_std(top1)} "
+              f"over {len(top1)} seeds (" + ", ".join(f"{v:.3f}" for v in top1) + ")")
 
 
 if __name__ == "__main__":

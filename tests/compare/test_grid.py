@@ -101,11 +101,11 @@ def test_asd_section_holds_only_asd_keys(tmp_path):
         validate_spec(spec)
 
 
-def test_cells_are_learner_major_with_distinct_ids(tmp_path):
+def test_cells_are_seed_major_with_distinct_ids(tmp_path):
     cells = plan_cells(_spec(tmp_path, seeds=[0, 1]))
     assert [c.cell_id for c in cells] == [
-        "fixmatch_asd_seed0", "fixmatch_asd_seed1", "fixmatch_gt40_seed0", "fixmatch_gt40_seed1",
-        "freematch_asd_seed0", "freematch_asd_seed1", "freematch_gt40_seed0", "freematch_gt40_seed1"]
+        "fixmatch_asd_seed0", "fixmatch_gt40_seed0", "freematch_asd_seed0", "freematch_gt40_seed0",
+        "fixmatch_asd_seed1", "fixmatch_gt40_seed1", "freematch_asd_seed1", "freematch_gt40_seed1"]
     assert Cell("softmatch", "all", 2).cell_id == "softmatch_gtall_seed2"
 
 

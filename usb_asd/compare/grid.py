@@ -360,7 +360,10 @@ def validate_spec(spec: GridSpec) -> None:
 
 
 def plan_cells(spec: GridSpec) -> List[Cell]:
-    """Every cell of the grid, learner-major, then labels, then seeds.
+    """Every cell of the grid, seed-major, then learners, then labels.
+
+    Seed-major so that a grid stopped part-way already holds whole seeds of
+    every learner and label setting: its table compares like with like.
 
     Args:
         spec: The grid.
@@ -368,7 +371,7 @@ def plan_cells(spec: GridSpec) -> List[Cell]:
     Returns:
         The cells in the order they run.
     """
-    return [Cell(learner, labels, seed) for learner in spec.learners for labels in spec.labels for seed in spec.seeds]
+    return [Cell(learner, labels, seed) for seed in spec.seeds for learner in spec.learners for labels in spec.labels]
 
 
 def assign_gpus(cells: Sequence[Cell], gpus: Sequence[int]) -> Dict[Cell, Optional[int]]:
