@@ -95,7 +95,7 @@ def _mean_std(values) -> str:
         return "n/a"
     if len(values) == 1:
         return f"{values[0]:.3f}"
-    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}"
+    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f} (median {statistics.median(values):.3f})"
 
 
 def _paired_row(label: str, key: str, without: dict, with_cm: dict) -> str:
@@ -105,8 +105,12 @@ def _paired_row(label: str, key: str, without: dict, with_cm: dict) -> str:
     b = [with_cm[s][key] for s in seeds]
     diffs = [100 * (y - x) for x, y in zip(a, b)]
     per_seed = ", ".join(f"{d:+.1f}" for d in diffs)
-    mean = sum(diffs) / len(diffs) if diffs else float("nan")
-    return (f"| {label} | {len(seeds)} | {_mean_std(a)} | {_mean_std(b)} | {mean:+.1f} ({per_seed}) |")
+    import statistics
+
+    mean = statistics.fmean(diffs) if diffs else float("nan")
+    median = statistics.median(diffs) if diffs else float("nan")
+    return (f"| {label} | {len(seeds)} | {_mean_std(a)} | {_mean_std(b)} | mean {mean:+.1f}, median {median:+.1f} "
+            f"({per_seed}) |")
 
 
 def print_supercm_tables() -> None:
@@ -118,13 +122,16 @@ def print_supercm_tables() -> None:
          _runs_of("digits_supercm_40.json", "/supercm_fixmatch_digits_40.yaml")),
         ("ASD + FreeMatch, no labels (ACC)", "acc", _runs_of("digits_asd.json", "/asd_freematch_digits.yaml"),
          _runs_of("digits_asd_supercm.json", "/asd_supercm_freematch_digits.yaml")),
-        ("domain adaptation digits -> digits_restyled (target top-1; without = source only)", "top1",
+        ("domain adaptation digits -> digits_restyled, CE (target top-1; without = source only)", "top1",
          _runs_of("digits_da.json", "/da_source_only_digits.yaml"), _runs_of("digits_da.json", "/da_supercm_digits.yaml")),
+        ("domain adaptation digits -> digits_restyled, FixMatch (target top-1)", "top1",
+         _runs_of("digits_da_fixmatch.json", "/da_fixmatch_digits.yaml"),
+         _runs_of("digits_da_fixmatch.json", "/da_supercm_fixmatch_digits.yaml")),
     ]
     rows = [r for r in rows if r[2] and r[3]]
     if rows:
         print()
-        print("| run | seeds | without SuperCM | with SuperCM | difference, points (per seed) |")
+        print("| run | seeds | without SuperCM | with SuperCM | paired difference, points (per seed) |")
         print("| --- | --- | --- | --- | --- |")
         for label, key, without, with_cm in rows:
             print(_paired_row(label, key, without, with_cm))
