@@ -40,11 +40,17 @@ def free_port() -> int:
 ADAPTORS = ("asd",)
 
 
+def chosen_adaptor(args: argparse.Namespace) -> Optional[str]:
+    """The ``adaptor:`` value, with USB-style spellings of "none" read as no adaptor."""
+    adaptor = getattr(args, "adaptor", None)
+    return None if adaptor in (None, "", "none", "None") else adaptor
+
+
 def learner_mixins(args: argparse.Namespace) -> tuple:
     """Mixins selected by the config: the adaptor (``adaptor: asd``) first, then regularisers (``supercm: True``)."""
     mixins: list = []
-    adaptor = getattr(args, "adaptor", None)
-    if adaptor not in (None, "", "none", "None"):
+    adaptor = chosen_adaptor(args)
+    if adaptor is not None:
         if adaptor != "asd":
             raise ValueError(f"adaptor must be one of {ADAPTORS} or None, got {adaptor!r}")
         from .asd.adaptor import ASDAdaptorMixin
@@ -71,8 +77,7 @@ def validate_args(args: argparse.Namespace) -> None:
     learner_mixins(args)  # rejects an unknown adaptor before anything is written
     if args.num_labels < -1:
         raise ValueError(f"num_labels must be >= 0, or -1 for all training labels; got {args.num_labels}")
-    target = getattr(args, "da_target_dataset", None)
-    if target and getattr(args, "adaptor", None) not in (None, "", "none", "None"):
+    if getattr(args, "da_target_dataset", None) and chosen_adaptor(args) is not None:
         raise ValueError("da_target_dataset (domain adaptation) and adaptor cannot be combined: "
                          "the adaptor builds labels for one unlabelled dataset")
     if args.resume and not args.load_path:

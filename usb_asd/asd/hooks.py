@@ -6,14 +6,8 @@ import torch
 import torch.nn.functional as F
 from semilearn.core.hooks import Hook
 
+from ..core.hooks import learner_features
 from ..nets.two_head import unwrap
-
-
-def _learner_features(out_dict, key: str):
-    """The learner's features of one input (``x_lb``, ``x_ulb_w``), when its train_step returned them."""
-    feats = out_dict.get("feat") if isinstance(out_dict, dict) else None
-    value = feats.get(key) if isinstance(feats, dict) else None
-    return value if torch.is_tensor(value) else None
 
 
 class ASDInstanceHook(Hook):
@@ -36,13 +30,13 @@ class ASDInstanceHook(Hook):
         batch = algorithm.asd_batch
         model = unwrap(algorithm.model)
         out_dict = algorithm.out_dict
-        feat_lb = _learner_features(out_dict, "x_lb")
-        if feat_lb is None or not feat_lb.requires_grad:
+        feat_lb = learner_features(out_dict, "x_lb", with_grad=True)
+        if feat_lb is None:
             feat_lb = algorithm.model(batch["x_lb"])["feat"]
         instance_loss = F.cross_entropy(model.instance_logits(feat_lb), batch["slots"])
 
         with torch.no_grad():
-            feat_w = _learner_features(out_dict, "x_ulb_w")
+            feat_w = learner_features(out_dict, "x_ulb_w")
             if feat_w is None and batch["x_ulb_w"] is not None:
                 feat_w = algorithm.model(batch["x_ulb_w"])["feat"]
             moves, probs_w = 0, None
@@ -55,9 +49,9 @@ class ASDInstanceHook(Hook):
         # Instance-level consistency on unlabelled images (FixMatch form): the
         # instance head is itself trained semi-supervised, on instance labels.
         ssl_loss = instance_loss.new_zeros(())
-        feat_s = _learner_features(out_dict, "x_ulb_s")
+        feat_s = learner_features(out_dict, "x_ulb_s", with_grad=True)
         ratio = algorithm.args.asd_instance_ssl_ratio
-        if ratio > 0 and probs_w is not None and feat_s is not None and feat_s.requires_grad:
+        if ratio > 0 and probs_w is not None and feat_s is not None:
             conf, pseudo = probs_w.max(dim=1)
             mask = (conf >= algorithm.args.asd_instance_p_cutoff).float()
             per_sample = F.cross_entropy(model.instance_logits(feat_s), pseudo, reduction="none")

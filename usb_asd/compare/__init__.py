@@ -14,6 +14,6 @@ Modules, by responsibility:
 * :mod:`.classical`: k-means / agglomerative / spectral on the same test split;
 * :mod:`.aggregate`: records -> mean, spread and ASD-vs-ground-truth gap, as markdown;
 * :mod:`.figures`: the PNG figures;
-* :mod:`.report`: results.json, results.md and figures from finished cells;
-* :mod:`.files`: atomic writes.
+* :mod:`.report`: results.json, results.md and figures from finished cells (written atomically
+  by :mod:`usb_asd.results`).
 """

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..metrics import hungarian_match
 from .aggregate import ASD, GROUND_TRUTH, Row, label_text
-from .files import write_atomic
+from ..results import write_atomic
 
 DPI = 120
 #: ASD is orange everywhere; ground-truth settings take these in order; classical lines are grey.

@@ -21,8 +21,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..results import write_json_atomic
-from .files import write_atomic
+from ..results import write_atomic, write_json_atomic
 
 HISTORY_FILE = "history.json"
 PREDICTIONS_FILE = "predictions.npz"

@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..results import git_commit, machine_info, write_json_atomic
+from ..results import git_commit, machine_info, write_json_atomic, write_text_atomic
 from .aggregate import ASD, GROUND_TRUTH, render_markdown, summarise_classical, summarise_runs
 from .execute import read_cell_record
 from .figures import plot_accuracy_bars, plot_confusion, plot_history
-from .files import write_text_atomic
 from .grid import ALL_LABELS, DONE, Cell, GridSpec, cell_dir, cell_state
 from .recording import HISTORY_FILE, PREDICTIONS_FILE, read_history, read_predictions
 

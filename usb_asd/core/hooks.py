@@ -15,6 +15,24 @@ from ..metrics import NMI_AVERAGE
 from ..results import git_commit, machine_info, write_json_atomic
 
 
+def learner_features(out_dict, key: str, with_grad: bool = False) -> Optional[torch.Tensor]:
+    """The features a learner's ``train_step`` returned for one input (``out_dict["feat"][key]``).
+
+    Args:
+        out_dict: The learner's ``out_dict``.
+        key: ``"x_lb"``, ``"x_ulb_w"``, ``"x_ulb_s"``...
+        with_grad: Only return them when they carry gradients (a loss will be built on them).
+
+    Returns:
+        The tensor, or ``None`` when the learner did not return it (or it has no gradient and one is needed).
+    """
+    feats = out_dict.get("feat") if isinstance(out_dict, dict) else None
+    value = feats.get(key) if isinstance(feats, dict) else None
+    if not torch.is_tensor(value) or (with_grad and not value.requires_grad):
+        return None
+    return value
+
+
 class DeviceTimerHook(Hook):
     """USB's ``TimerHook`` without ``torch.cuda.Event``, so it runs on CPU too.
 

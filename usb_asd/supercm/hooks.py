@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from semilearn.core.hooks import Hook
 
+from ..core.hooks import learner_features
 from .schedule import ramp_up
-
-
-def _learner_features(out_dict, key: str) -> Optional[torch.Tensor]:
-    """The learner's features of one input when its ``train_step`` returned them with gradients."""
-    feats = out_dict.get("feat") if isinstance(out_dict, dict) else None
-    value = feats.get(key) if isinstance(feats, dict) else None
-    return value if torch.is_tensor(value) and value.requires_grad else None
 
 
 class SuperCMHook(Hook):
@@ -44,12 +36,12 @@ class SuperCMHook(Hook):
         args, batch, out_dict = algorithm.args, algorithm.supercm_batch, algorithm.out_dict
         cm = algorithm.clustering_module
 
-        z_lb = _learner_features(out_dict, "x_lb")
+        z_lb = learner_features(out_dict, "x_lb", with_grad=True)
         if z_lb is None:
             z_lb = algorithm.model(batch["x_lb"])["feat"]
         z_ulb = None
         if batch.get("x_ulb_w") is not None:
-            z_ulb = _learner_features(out_dict, "x_ulb_w")
+            z_ulb = learner_features(out_dict, "x_ulb_w", with_grad=True)
             if z_ulb is None:
                 z_ulb = algorithm.model(batch["x_ulb_w"])["feat"]
         z = z_lb if z_ulb is None else torch.cat([z_lb, z_ulb])
@@ -67,9 +59,11 @@ class SuperCMHook(Hook):
         weight = args.supercm_beta * ramp_up(algorithm.it, args.supercm_ramp_iter)
         out_dict["loss"] = out_dict["loss"] + weight * terms["total"]
 
-        log = algorithm.log_dict
-        log["train/supercm_loss"] = float(terms["total"].item())
-        for key in ("e1", "e2", "e3", "e4"):
-            log[f"train/supercm_{key}"] = float(terms[key].item())
+        # One device->host copy for all logged values, not one per value.
+        names = ["total", "e1", "e2", "e3", "e4"]
+        values = torch.stack([terms[n].detach().float() for n in names])
         if admitted is not None:
-            log["train/supercm_admitted"] = float(admitted.float().mean().item())
+            names.append("admitted")
+            values = torch.cat([values, admitted.float().mean().reshape(1).to(values.device)])
+        for name, value in zip(names, values.tolist()):
+            algorithm.log_dict["train/supercm_loss" if name == "total" else f"train/supercm_{name}"] = value

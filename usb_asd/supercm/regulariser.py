@@ -52,8 +52,8 @@ SUPERCM_ARGUMENTS: List[PluginArgument] = [
 ]
 
 
-def clustering_module_from_args(args, feat_dim: int) -> ClusteringModule:
-    """Check the ``supercm_*`` keys and build the clustering module they describe."""
+def check_supercm_args(args) -> None:
+    """Check the ``supercm_*`` keys, naming the key and what was expected."""
     if args.supercm_head not in HEAD_MODES:
         raise ValueError(f"supercm_head must be one of {HEAD_MODES}, got {args.supercm_head!r}")
     if args.supercm_centroids not in CENTROID_MODES:
@@ -70,6 +70,11 @@ def clustering_module_from_args(args, feat_dim: int) -> ClusteringModule:
         raise ValueError(f"supercm_temperature must be > 0, got {args.supercm_temperature}")
     if args.supercm_alpha <= 0:
         raise ValueError(f"supercm_alpha must be > 0 (1: off), got {args.supercm_alpha}")
+
+
+def clustering_module_from_args(args, feat_dim: int) -> ClusteringModule:
+    """Check the ``supercm_*`` keys and build the clustering module they describe."""
+    check_supercm_args(args)
     momentum = args.supercm_centroid_momentum or None
     return ClusteringModule(
         feat_dim,
@@ -85,7 +90,7 @@ class SuperCMRegulariserMixin:
     """Adds SuperCM's clustering-module loss to a USB learner; placed before the learner in the MRO."""
 
     def __init__(self, args, net_builder, tb_log=None, logger=None, **kwargs) -> None:
-        clustering_module_from_args(args, 1)  # validate before USB builds nets and loaders
+        check_supercm_args(args)  # before USB builds nets and loaders
         self.supercm_batch: dict = {}
         super().__init__(args, net_builder, tb_log=tb_log, logger=logger, **kwargs)
 
@@ -93,20 +98,15 @@ class SuperCMRegulariserMixin:
     def set_model(self):
         net = super().set_model()
         cm = clustering_module_from_args(self.args, feature_size(net))
+        # Kept for the hook: the same module object stays inside whatever wraps
+        # the model later (ASD's TwoHeadNet, DDP).
+        self.clustering_module = cm
         return ClusteringHeadNet(net, cm, as_classifier=self.args.supercm_head == "classifier")
 
     def set_ema_model(self):
         # A copy of the wrapped model (USB rebuilds an unwrapped net and loads
         # the model's weights, whose keys no longer match).
         return copy.deepcopy(self.model)
-
-    @property
-    def clustering_module(self) -> ClusteringModule:
-        """The CM inside the (possibly DDP- or ASD-wrapped) model."""
-        for module in self.model.modules():
-            if isinstance(module, ClusteringHeadNet):
-                return module.cm
-        raise RuntimeError("the model holds no ClusteringHeadNet; was set_model overridden?")
 
     # ---- data ---------------------------------------------------------------
     def process_batch(self, input_args=None, **kwargs):
