@@ -78,6 +78,8 @@ def main() -> int:
         print(f"ASD + FreeMatch / FreeMatch time per iteration: {overhead['ratio_median']:.3f} "
               f"(median of {len(overhead['ratio_per_repeat'])} alternating pairs: "
               + ", ".join(f"{r:.3f}" for r in overhead["ratio_per_repeat"]) + ")")
+        if "step_ratio_median" in overhead:
+            print(f"  the step alone (USB's train/run_time, median): {overhead['step_ratio_median']:.3f}")
     print_supercm_tables()
     return 0
 

@@ -5,6 +5,10 @@ import os
 import pytest
 import torch
 
+# Before any test module imports semilearn: usb_asd makes torchvision importable
+# on a CPU-only torch (usb_asd.compat), as it does for users.
+import usb_asd  # noqa: E402,F401
+
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 

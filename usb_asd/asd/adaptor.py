@@ -3,10 +3,10 @@
 USB-facing glue only: the method itself lives in :mod:`usb_asd.asd.pipeline`
 and its four stages. What the mixin changes in a learner:
 
-* data: no labelled split is read; the "labelled" loader yields slot indices
-  ``0..n_l-1`` and :meth:`process_batch` turns them into the sampled instances'
-  images (weak, and strong where the learner wants ``x_lb_s``) with their
-  cluster-level labels;
+* data: no labelled split is read; the "labelled" loader's workers build the
+  views of the instances in the slots it draws (:mod:`.slot_data`: weak, and
+  strong where the learner wants ``x_lb_s``) and :meth:`process_batch`
+  attaches their cluster-level labels;
 * model: the backbone gets an instance head (:class:`~usb_asd.nets.two_head.TwoHeadNet`);
 * hooks: :class:`~usb_asd.asd.hooks.ASDInstanceHook` adds the instance loss and
   feeds class transition tracking; :class:`~usb_asd.asd.hooks.ASDRoundHook`
@@ -30,7 +30,9 @@ from tqdm.auto import tqdm
 from ..config import PluginArgument
 from ..core.checkpoint_codec import decode, encode
 from ..nets.two_head import TwoHeadNet, unwrap
+from ..core.resume import ResumableSampler
 from .pipeline import ALIGNMENTS, MAPPINGS, SAMPLERS, ASDSettings, ClusterLabelBuilder
+from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
 
 #: The adaptor's config keys. Defaults suit the digits embedded default.
@@ -87,25 +89,6 @@ def asd_settings_from_args(args) -> ASDSettings:
     )
 
 
-class SlotDataset(Dataset):
-    """The adaptor's "labelled" dataset: slot indices only; images are materialised per batch.
-
-    ``targets`` is a balanced placeholder (``j mod k``): some learners read the
-    labelled class distribution at start-up (ReMixMatch's distribution
-    alignment), and with no labels a uniform prior is the honest default.
-    """
-
-    def __init__(self, num_instances: int, num_clusters: int) -> None:
-        self.num_instances = num_instances
-        self.targets = np.arange(num_instances) % num_clusters
-
-    def __len__(self) -> int:
-        return self.num_instances
-
-    def __getitem__(self, idx: int):
-        return {"idx_lb": idx}
-
-
 class _PoolView(Dataset):
     """Pool images with the evaluation transform, for feature extraction."""
 
@@ -137,39 +120,56 @@ class ASDAdaptorMixin:
         self.asd_pool = pool
         self.asd_eval_transform = dataset_dict["eval"].transform
         self.asd_builder = ClusterLabelBuilder(self.asd_settings, len(pool))
-        dataset_dict["train_lb"] = SlotDataset(self.asd_settings.num_instances, self.asd_settings.num_clusters)
+        self.asd_table = SlotTable(self.asd_settings.num_instances, self.args.asd_round_iter)
+        with_strong = "x_lb_s" in signature(self.train_step).parameters
+        dataset_dict["train_lb"] = SlotDataset(pool, self.asd_table, self.asd_settings.num_clusters, with_strong)
         return dataset_dict
 
-    def _instance_views(self, instances: np.ndarray, strong: bool) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        weak, strong_views = [], []
-        for inst in instances:
-            img, _ = self.asd_pool.__sample__(int(inst))
-            pil = Image.fromarray(img)
-            weak.append(self.asd_pool.transform(pil))
-            if strong:
-                strong_views.append(self.asd_pool.strong_transform(pil))
-        return torch.stack(weak), (torch.stack(strong_views) if strong else None)
+    def set_data_loader(self):
+        loader_dict = super().set_data_loader()
+        loader = loader_dict.get("train_lb") if loader_dict is not None else None
+        if loader is not None and isinstance(loader.sampler, ResumableSampler):
+            # Same loader, sampler yielding (iteration, slot) so workers pick the right slot table.
+            loader_dict["train_lb"] = DataLoader(
+                loader.dataset,
+                batch_size=loader.batch_size,
+                sampler=SlotStreamSampler(loader.sampler.inner, loader.batch_size),
+                num_workers=loader.num_workers,
+                collate_fn=loader.collate_fn,
+                pin_memory=loader.pin_memory,
+                drop_last=loader.drop_last,
+                generator=loader.generator,
+            )
+        return loader_dict
+
+    def asd_publish_slots(self, first_iteration: int) -> None:
+        """Publish the builder's slots to the loader's workers, for iterations from ``first_iteration`` on."""
+        self.asd_table.publish(self.asd_builder.slots, first_iteration)
 
     def process_batch(self, input_args=None, **kwargs):
         if input_args is None:
             input_args = list(signature(self.train_step).parameters.keys())
         slot_idx = kwargs.pop("idx_lb").long()
-        instances = self.asd_builder.slots[slot_idx.numpy()]
-        x_lb, x_lb_s = self._instance_views(instances, strong="x_lb_s" in input_args)
+        instances = kwargs.pop("inst_lb").long().numpy()
+        iterations = kwargs.pop("it_lb").long().numpy()
+        # Invariants of the slot stream: a batch is of this iteration and of the current table.
+        if np.any(iterations != self.it) or not np.array_equal(instances, self.asd_builder.slots[slot_idx.numpy()]):
+            raise RuntimeError(
+                f"asd: the labelled batch of iteration {self.it} was built for iterations "
+                f"{sorted(set(iterations.tolist()))} or from another slot table"
+            )
         labels = self.asd_builder.labels_for_slots(slot_idx.numpy())
         # During warm-up there are no cluster labels: the learner's loss is
         # switched off by ASDInstanceHook, so these zeros never train anything.
         y_lb = torch.zeros(len(slot_idx), dtype=torch.long) if labels is None else torch.from_numpy(labels)
-        kwargs.update(x_lb=x_lb, y_lb=y_lb, idx_lb=slot_idx)
-        if x_lb_s is not None:
-            kwargs["x_lb_s"] = x_lb_s
+        kwargs.update(y_lb=y_lb, idx_lb=slot_idx)
         batch = super().process_batch(input_args, **kwargs)
         x_ulb_w = batch.get("x_ulb_w")
         if x_ulb_w is None and kwargs.get("x_ulb_w") is not None:
             x_ulb_w = kwargs["x_ulb_w"].to(self.device)
         self.asd_batch = {
             "slots": slot_idx.to(self.device),
-            "x_lb": batch["x_lb"] if "x_lb" in batch else x_lb.to(self.device),
+            "x_lb": batch["x_lb"] if "x_lb" in batch else kwargs["x_lb"].to(self.device),
             "idx_ulb": kwargs.get("idx_ulb"),
             "x_ulb_w": x_ulb_w,
         }
@@ -244,8 +244,12 @@ class ASDAdaptorMixin:
             model.train(was_training)
         return torch.cat(feats).double().numpy(), torch.cat(log_probs).double().numpy()
 
-    def asd_new_round(self) -> None:
-        """Draw a new sample set and place it in slots (OT-aligned unless switched off)."""
+    def asd_new_round(self, first_iteration: int) -> None:
+        """Draw a new sample set, place it in slots (OT-aligned unless switched off) and publish it.
+
+        Args:
+            first_iteration: The first training iteration (0-based) the new slots serve.
+        """
         builder = self.asd_builder
         features = None
         if builder.needs_features:
@@ -255,6 +259,7 @@ class ASDAdaptorMixin:
         if builder.settings.alignment == "ot" and builder.slots is not None:
             _, log_probs = self.asd_forward(instances, "asd: align")
         builder.place(instances, log_probs)
+        self.asd_publish_slots(first_iteration)
 
     # ---- checkpoints ------------------------------------------------------
     def get_save_dict(self):

@@ -72,7 +72,9 @@ class ASDRoundHook(Hook):
 
     def before_run(self, algorithm) -> None:
         if algorithm.asd_builder.slots is None:
-            algorithm.asd_new_round()
+            algorithm.asd_new_round(algorithm.it)
+        else:  # resumed: the checkpoint's slots serve the next iteration
+            algorithm.asd_publish_slots(algorithm.it)
 
     def after_train_step(self, algorithm) -> None:
         args, it = algorithm.args, algorithm.it + 1
@@ -82,4 +84,4 @@ class ASDRoundHook(Hook):
             if score is not None:
                 algorithm.log_dict["eval/asd_label_acc"] = score
         if it % args.asd_round_iter == 0 and it < algorithm.num_train_iter:
-            algorithm.asd_new_round()
+            algorithm.asd_new_round(it)

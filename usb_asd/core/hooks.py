@@ -40,21 +40,31 @@ class DeviceTimerHook(Hook):
     ``train/run_time`` (forward, backward and update, as in USB: evaluation and
     checkpointing are excluded) in seconds. The end of the update is stamped by
     :class:`StepEndStampHook`, which runs right after USB's ``ParamUpdateHook``.
+    Also logs ``train/iter_time``: the whole previous iteration, from one
+    step's start to the next (waiting for data and every hook included: what
+    a user's wall clock sees).
     """
 
     def before_run(self, algorithm) -> None:
         self._batch_start = time.perf_counter()
         self._step_start = self._batch_start
+        self._previous_step_start = None
 
     def before_train_step(self, algorithm) -> None:
         self._step_start = device_time(algorithm.device)
         self._prefetch = self._step_start - self._batch_start
+        self._iter_time = None
+        if self._previous_step_start is not None:
+            self._iter_time = self._step_start - self._previous_step_start
+        self._previous_step_start = self._step_start
 
     def after_train_step(self, algorithm) -> None:
         end = getattr(algorithm, "step_end_time", None) or device_time(algorithm.device)
         algorithm.log_dict["lr"] = algorithm.optimizer.param_groups[-1]["lr"]
         algorithm.log_dict["train/prefetch_time"] = self._prefetch
         algorithm.log_dict["train/run_time"] = end - self._step_start
+        if self._iter_time is not None:
+            algorithm.log_dict["train/iter_time"] = self._iter_time
         self._batch_start = time.perf_counter()
 
 
@@ -84,6 +94,7 @@ class ResultsHook(Hook):
         self._start = time.perf_counter()
         self._final: Dict[str, Any] = {}
         self._step_times: list = []
+        self._iter_times: list = []
         if algorithm.it >= algorithm.num_train_iter:
             # Resumed from the checkpoint of the last iteration (killed after USB
             # saved it, before results.json): nothing is left to train, so no
@@ -97,6 +108,8 @@ class ResultsHook(Hook):
     def after_train_step(self, algorithm) -> None:
         if "train/run_time" in algorithm.log_dict:
             self._step_times.append(float(algorithm.log_dict["train/run_time"]))
+        if "train/iter_time" in algorithm.log_dict:
+            self._iter_times.append(float(algorithm.log_dict["train/iter_time"]))
         if self.is_last_iter(algorithm):
             self._final = {k: v for k, v in algorithm.log_dict.items() if k.startswith("eval/")}
 
@@ -105,6 +118,8 @@ class ResultsHook(Hook):
             return
         record = build_results_record(algorithm, self._final, time.perf_counter() - self._start)
         record["median_step_s"] = float(statistics.median(self._step_times)) if self._step_times else None
+        # Mean, not median: periodic work (ASD's re-clustering, redraws) belongs in the cost.
+        record["mean_iter_s"] = float(statistics.fmean(self._iter_times)) if self._iter_times else None
         algorithm.results_record = record
         write_json_atomic(os.path.join(algorithm.save_dir, algorithm.save_name, "results.json"), record)
 
