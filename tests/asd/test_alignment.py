@@ -91,3 +91,19 @@ def test_bad_inputs_raise():
         instance_slot_cost(np.ones((2, 2)))
     with pytest.raises(ValueError, match="dimension"):
         prototype_slot_cost(np.ones((2, 3)), np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("reg", [0.05, 0.005])
+def test_plan_matches_pots_log_domain_sinkhorn_on_either_side_of_the_switch(reg):
+    """reg 0.05 runs the Sinkhorn-Knopp iterations, 0.005 the log-domain ones: both are the same OT problem."""
+    import ot
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(12, 12)) * 3.0
+    cost = instance_slot_cost(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)))
+    a = np.full(12, 1.0 / 12)
+    reference = ot.sinkhorn(a, a, cost / cost.max(), reg, method="sinkhorn_log", numItermax=100000, stopThr=1e-12)
+    plan = sinkhorn_plan(cost, reg=reg, num_iter_max=100000, stop_thr=1e-12)
+    np.testing.assert_allclose(plan, reference, atol=1e-9)
+    # At reg 0.005 the plan is nearly a permutation and Sinkhorn converges slowly (see align_to_slots).
+    np.testing.assert_allclose(plan.sum(axis=0), a, atol=1e-5)
