@@ -42,7 +42,7 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_alignment", str, "ot", f"one of {ALIGNMENTS}: Sinkhorn alignment of new instances to slots"),
     PluginArgument("--asd_ot_reg", float, 0.05, "Sinkhorn entropic regularisation (relative to the largest cost)"),
     PluginArgument("--asd_window", int, 50, "N_b, batches of transitions remembered"),
-    PluginArgument("--asd_round_iter", int, 200, "N_t, iterations between redraws of the sample set"),
+    PluginArgument("--asd_round_iter", int, 500, "N_t, iterations between redraws of the sample set"),
     PluginArgument("--asd_cluster_iter", int, 50, "iterations between k-Medoids re-clusterings"),
     PluginArgument("--asd_warmup_iter", int, 200, "iterations before cluster labels are built and the learner's loss is on"),
     PluginArgument("--asd_instance_loss_ratio", float, 1.0, "weight of the instance head's cross-entropy"),
