@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 
 from ..config import PluginArgument
 from ..core.checkpoint_codec import decode, encode
-from ..nets.two_head import TwoHeadNet, unwrap
 from ..core.resume import ResumableSampler
+from ..nets.two_head import TwoHeadNet, unwrap
 from .pipeline import ALIGNMENTS, MAPPINGS, SAMPLERS, ASDSettings, ClusterLabelBuilder
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
@@ -128,7 +128,12 @@ class ASDAdaptorMixin:
     def set_data_loader(self):
         loader_dict = super().set_data_loader()
         loader = loader_dict.get("train_lb") if loader_dict is not None else None
-        if loader is not None and isinstance(loader.sampler, ResumableSampler):
+        if loader is not None:
+            if not isinstance(loader.sampler, ResumableSampler):
+                raise TypeError(
+                    f"adaptor: asd needs one of USB's train samplers for the labelled loader "
+                    f"(train_sampler: RandomSampler or WeightedRandomSampler), got {type(loader.sampler).__name__}"
+                )
             # Same loader, sampler yielding (iteration, slot) so workers pick the right slot table.
             loader_dict["train_lb"] = DataLoader(
                 loader.dataset,

@@ -41,8 +41,8 @@ class DeviceTimerHook(Hook):
     checkpointing are excluded) in seconds. The end of the update is stamped by
     :class:`StepEndStampHook`, which runs right after USB's ``ParamUpdateHook``.
     Also logs ``train/iter_time``: the whole previous iteration, from one
-    step's start to the next (waiting for data and every hook included: what
-    a user's wall clock sees).
+    step's start to the next (waiting for data and every hook included, an
+    evaluation or checkpoint in that iteration too: what a wall clock sees).
     """
 
     def before_run(self, algorithm) -> None:
