@@ -29,7 +29,6 @@ from tqdm.auto import tqdm
 
 from ..config import PluginArgument
 from ..core.checkpoint_codec import decode, encode
-from ..core.resume import ResumableSampler
 from ..nets.two_head import TwoHeadNet, unwrap
 from .pipeline import ALIGNMENTS, MAPPINGS, SAMPLERS, ASDSettings, ClusterLabelBuilder
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
@@ -125,25 +124,17 @@ class ASDAdaptorMixin:
         dataset_dict["train_lb"] = SlotDataset(pool, self.asd_table, self.asd_settings.num_clusters, with_strong)
         return dataset_dict
 
+    def labelled_sampler(self, usb_sampler, batch_size: int) -> SlotStreamSampler:
+        # (iteration, slot) keys, so loader workers pick the slot table of the right round.
+        return SlotStreamSampler(usb_sampler, batch_size)
+
     def set_data_loader(self):
         loader_dict = super().set_data_loader()
         loader = loader_dict.get("train_lb") if loader_dict is not None else None
-        if loader is not None:
-            if not isinstance(loader.sampler, ResumableSampler):
-                raise TypeError(
-                    f"adaptor: asd needs one of USB's train samplers for the labelled loader "
-                    f"(train_sampler: RandomSampler or WeightedRandomSampler), got {type(loader.sampler).__name__}"
-                )
-            # Same loader, sampler yielding (iteration, slot) so workers pick the right slot table.
-            loader_dict["train_lb"] = DataLoader(
-                loader.dataset,
-                batch_size=loader.batch_size,
-                sampler=SlotStreamSampler(loader.sampler.inner, loader.batch_size),
-                num_workers=loader.num_workers,
-                collate_fn=loader.collate_fn,
-                pin_memory=loader.pin_memory,
-                drop_last=loader.drop_last,
-                generator=loader.generator,
+        if loader is not None and not isinstance(loader.sampler, SlotStreamSampler):
+            raise TypeError(
+                f"adaptor: asd needs one of USB's train samplers for the labelled loader "
+                f"(train_sampler: RandomSampler or WeightedRandomSampler), got {type(loader.sampler).__name__}"
             )
         return loader_dict
 

@@ -165,8 +165,15 @@ class PluginLearnerMixin:
         if loader_dict is not None:
             for offset, key in enumerate(("train_lb", "train_ulb")):
                 if loader_dict.get(key) is not None:
-                    loader_dict[key] = resumable_loader(loader_dict[key], seed=self.args.seed * 1000 + offset)
+                    loader_dict[key] = resumable_loader(
+                        loader_dict[key], seed=self.args.seed * 1000 + offset,
+                        make_sampler=self.labelled_sampler if key == "train_lb" else None,
+                    )
         return loader_dict
+
+    def labelled_sampler(self, usb_sampler, batch_size: int) -> ResumableSampler:
+        """The labelled loader's sampler; adaptors whose labelled items depend on the iteration override it."""
+        return ResumableSampler(usb_sampler)
 
     def get_save_dict(self):
         save_dict = super().get_save_dict()

@@ -13,7 +13,7 @@ continuation is only statistically equivalent.)
 from __future__ import annotations
 
 import random
-from typing import Any, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator, Optional
 
 import numpy as np
 import torch
@@ -50,18 +50,27 @@ class ResumableSampler(DistributedSampler):
         return self.inner.epoch
 
 
-def resumable_loader(loader: DataLoader, seed: int) -> DataLoader:
+def resumable_loader(
+    loader: DataLoader, seed: int, make_sampler: Optional[Callable[[DistributedSampler, int], ResumableSampler]] = None
+) -> DataLoader:
     """The same loader with a :class:`ResumableSampler` and its own generator.
 
     The own generator keeps iterator creation from drawing on the global RNG.
     Loaders whose sampler is not USB's ``DistributedSampler`` are returned as is.
+
+    Args:
+        loader: A loader built by USB.
+        seed: Seed of the loader's own generator.
+        make_sampler: ``(usb_sampler, batch_size) -> ResumableSampler``; default
+            :class:`ResumableSampler` itself (adaptors may yield richer keys).
     """
     if not isinstance(loader.sampler, DistributedSampler) or isinstance(loader.sampler, ResumableSampler):
         return loader
+    sampler = make_sampler(loader.sampler, loader.batch_size) if make_sampler else ResumableSampler(loader.sampler)
     return DataLoader(
         loader.dataset,
         batch_size=loader.batch_size,
-        sampler=ResumableSampler(loader.sampler),
+        sampler=sampler,
         num_workers=loader.num_workers,
         collate_fn=loader.collate_fn,
         pin_memory=loader.pin_memory,
