@@ -119,3 +119,15 @@ def test_loader_workers_build_the_instances_and_runs_repeat_exactly(tmp_path, ma
     assert first["acc"] == second["acc"]
     # 15 whole iterations are timed (the first has no predecessor), all inside the run's wall time.
     assert 0 < first["median_step_s"] and 0 < first["mean_iter_s"] * 15 <= first["wall_s"]
+
+
+def test_transitions_across_views_feed_the_map(tmp_path, make_digits_config):
+    """asd_transitions: views: weak -> strong argmax moves in each batch are the transitions counted."""
+    _run(make_digits_config(**{**ASD, "algorithm": "freematch", "asd_transitions": "views", "num_log_iter": 5}))
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "train/asd_labels_ready: 1.0000" in log
+    assert "train/asd_transitions: 0.0000" not in log  # an untrained head disagrees across views
+    with pytest.raises(ValueError, match="asd_transitions must be one of"):
+        _run(make_digits_config(**{**ASD, "asd_transitions": "epochs"}))
+    with pytest.raises(ValueError, match="does not use; set asd_transitions: visits"):
+        _run(make_digits_config(**{**ASD, "algorithm": "pseudolabel", "asd_transitions": "views"}))

@@ -119,3 +119,16 @@ def test_bad_inputs_raise():
         t.update(np.array([0, 1]), np.array([0]))
     with pytest.raises(ValueError, match="window"):
         ClassTransitionTracker(4, 3, 0)
+
+
+def test_paired_predictions_count_only_the_differing_pairs_and_leave_the_bank():
+    t = ClassTransitionTracker(num_samples=4, num_classes=3, window=2)
+    t.update([0, 1], [2, 2])
+    assert t.record([0, 1, 1, 2, 1], [0, 2, 2, 1, 0]) == 4
+    assert t.transition_counts().toarray().tolist() == [[0, 0, 0], [1, 0, 2], [0, 1, 0]]
+    assert t.bank.tolist() == [2, 2, -1, -1]
+    t.record([0], [1])
+    t.record([2], [0])  # the window (2 batches) has forgotten the first record
+    assert t.transition_counts().toarray().tolist() == [[0, 1, 0], [0, 0, 0], [1, 0, 0]]
+    with pytest.raises(ValueError, match="after has"):
+        t.record([0, 1], [1])

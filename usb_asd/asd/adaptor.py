@@ -33,6 +33,10 @@ from ..nets.two_head import TwoHeadNet, unwrap
 from .pipeline import ALIGNMENTS, MAPPINGS, SAMPLERS, ASDSettings, ClusterLabelBuilder
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
+#: Where class transitions are read (``asd_transitions``): an image's argmax at
+#: successive visits (SoC's tracking), or its weak view's argmax -> its strong view's in one batch.
+TRANSITION_SOURCES = ("visits", "views")
+
 
 #: The adaptor's config keys. Defaults suit the digits embedded default.
 ASD_ARGUMENTS: List[PluginArgument] = [
@@ -48,6 +52,8 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_instance_ssl_ratio", float, 0.0,
                    "weight of the instance head's weak->strong consistency on unlabelled images (0: off)"),
     PluginArgument("--asd_instance_p_cutoff", float, 0.95, "confidence threshold of that consistency"),
+    PluginArgument("--asd_transitions", str, "visits",
+                   f"one of {TRANSITION_SOURCES}: argmax moves between an image's visits, or weak -> strong view"),
     PluginArgument("--asd_mapping", str, "ctt", f"one of {MAPPINGS}: instance->cluster map (random is an ablation)"),
 ]
 
@@ -73,6 +79,8 @@ def asd_settings_from_args(args) -> ASDSettings:
     for key in ("asd_round_iter", "asd_cluster_iter"):
         if getattr(args, key) < 1:
             raise ValueError(f"{key} must be >= 1, got {getattr(args, key)}")
+    if args.asd_transitions not in TRANSITION_SOURCES:
+        raise ValueError(f"asd_transitions must be one of {TRANSITION_SOURCES}, got {args.asd_transitions!r}")
     if args.asd_warmup_iter < 0:
         raise ValueError(f"asd_warmup_iter must be >= 0, got {args.asd_warmup_iter}")
     n_l = args.asd_num_instances or 4 * args.num_classes
@@ -107,6 +115,11 @@ class ASDAdaptorMixin:
 
     def __init__(self, args, net_builder, tb_log=None, logger=None, **kwargs) -> None:
         self.asd_settings = asd_settings_from_args(args)
+        if args.asd_transitions == "views" and "x_ulb_s" not in signature(self.train_step).parameters:
+            raise ValueError(
+                f"asd_transitions: views reads the strong unlabelled view (x_ulb_s), which algorithm "
+                f"'{args.algorithm}' does not use; set asd_transitions: visits"
+            )
         super().__init__(args, net_builder, tb_log=tb_log, logger=logger, **kwargs)
 
     # ---- data -------------------------------------------------------------
@@ -168,6 +181,7 @@ class ASDAdaptorMixin:
             "x_lb": batch["x_lb"] if "x_lb" in batch else kwargs["x_lb"].to(self.device),
             "idx_ulb": kwargs.get("idx_ulb"),
             "x_ulb_w": x_ulb_w,
+            "x_ulb_s": batch.get("x_ulb_s"),
         }
         return batch
 

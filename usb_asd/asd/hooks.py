@@ -10,6 +10,16 @@ from ..core.hooks import learner_features
 from ..nets.two_head import unwrap
 
 
+def _instance_argmax(algorithm, model, out_dict, key: str, x) -> torch.Tensor:
+    """The instance head's argmax on one input of the step: the learner's features, else one forward."""
+    feat = learner_features(out_dict, key)
+    if feat is None:
+        if x is None:
+            raise RuntimeError(f"asd: algorithm '{algorithm.args.algorithm}' gave no {key} in this batch")
+        feat = algorithm.model(x)["feat"]
+    return model.instance_logits(feat.detach()).argmax(dim=1)
+
+
 class ASDInstanceHook(Hook):
     """After the learner's step and before USB's update: instance loss, transitions, warm-up.
 
@@ -17,8 +27,11 @@ class ASDInstanceHook(Hook):
       instances' weak views, target = their slot (ASD's instance-level labels).
       Reuses the learner's features of ``x_lb`` when they carry gradients,
       otherwise runs one extra forward.
-    * Class transition tracking: the instance head's argmax on the weak
-      unlabelled views, recorded per sample index.
+    * Class transition tracking (``asd_transitions``): ``visits`` records the
+      instance head's argmax on the weak unlabelled views per sample index, a
+      transition being a change since the image's previous visit (SoC);
+      ``views`` records weak-view argmax -> strong-view argmax of the same
+      image in this batch.
     * Instance-level consistency (``asd_instance_ssl_ratio``): the instance
       head's confident argmax on a weak view (``>= asd_instance_p_cutoff``) is
       the target of its prediction on the strong view of the same image.
@@ -42,9 +55,12 @@ class ASDInstanceHook(Hook):
             moves, probs_w = 0, None
             if feat_w is not None:
                 probs_w = torch.softmax(model.instance_logits(feat_w.detach()).float(), dim=1)
-            if probs_w is not None and batch["idx_ulb"] is not None:
-                preds = probs_w.argmax(dim=1)
-                moves = algorithm.asd_builder.observe(batch["idx_ulb"].cpu().numpy(), preds.cpu().numpy())
+            preds_w = None if probs_w is None else probs_w.argmax(dim=1)
+            if preds_w is not None and algorithm.args.asd_transitions == "views":
+                preds_s = _instance_argmax(algorithm, model, out_dict, "x_ulb_s", batch["x_ulb_s"])
+                moves = algorithm.asd_builder.observe_views(preds_w.cpu().numpy(), preds_s.cpu().numpy())
+            elif preds_w is not None and batch["idx_ulb"] is not None:
+                moves = algorithm.asd_builder.observe(batch["idx_ulb"].cpu().numpy(), preds_w.cpu().numpy())
 
         # Instance-level consistency on unlabelled images (FixMatch form): the
         # instance head is itself trained semi-supervised, on instance labels.

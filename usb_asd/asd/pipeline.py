@@ -158,6 +158,10 @@ class ClusterLabelBuilder:
         """Record the instance head's argmax on a batch of unlabelled samples (CTT)."""
         return self.tracker.update(sample_idx, slot_predictions)
 
+    def observe_views(self, weak_predictions: np.ndarray, strong_predictions: np.ndarray) -> int:
+        """Record the instance head's argmax moving from each image's weak view to its strong view."""
+        return self.tracker.record(weak_predictions, strong_predictions)
+
     def recluster(self) -> bool:
         """Re-run k-Medoids on the transition similarity; True once a mapping exists."""
         if self._random_map is not None:

@@ -125,6 +125,27 @@ class ClassTransitionTracker:
         self._bank[s[last]] = p[last]
         return int(moved.sum())
 
+    def record(self, before, after) -> int:
+        """Record one batch of paired predictions ``before[i] -> after[i]`` (e.g. weak -> strong view).
+
+        Pairs that differ become the newest window entry; the bank is untouched.
+
+        Returns:
+            The number of transitions recorded.
+        """
+        a = _int_vector("before", before, self.num_classes, "num_classes")
+        b = _int_vector("after", after, self.num_classes, "num_classes")
+        if a.shape != b.shape:
+            raise ValueError(f"before has {a.size} entries but after has {b.size}")
+        moved = a != b
+        pairs = np.stack([a[moved], b[moved]], axis=1)
+        if pairs.shape[0]:
+            pairs, counts = np.unique(pairs, axis=0, return_counts=True)
+        else:
+            pairs, counts = np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.int64)
+        self._ring.append((pairs.astype(np.int64), counts.astype(np.int64)))
+        return int(moved.sum())
+
     def transition_counts(self) -> sp.csr_matrix:
         """``M`` (``num_classes x num_classes``, sparse): ``M[a, b]`` = ``a -> b`` moves in the window."""
         if self._ring:
