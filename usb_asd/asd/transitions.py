@@ -15,6 +15,12 @@ one transition ``a -> b`` is counted. Counts over the last ``N_b`` batches
 a symmetric similarity between instance classes, clustered by
 :mod:`usb_asd.asd.mapping`.
 
+:meth:`ClassTransitionTracker.update` counts moves between an image's
+successive visits (SoC's tracking, ``asd_transitions: visits``);
+:meth:`ClassTransitionTracker.record` counts given pairs within one batch,
+such as an image's weak-view argmax -> its strong-view argmax
+(``asd_transitions: views``). Both feed the same window.
+
 Memory: each batch in the window is stored as its distinct transition pairs
 and their counts (``O(#transitions)``), never as a dense
 ``num_classes x num_classes`` array per batch, so memory is bounded by
@@ -114,12 +120,7 @@ class ClassTransitionTracker:
         repeat[1:] = s[1:] == s[:-1]
         prev[repeat] = p[np.flatnonzero(repeat) - 1]
         moved = (prev >= 0) & (prev != p)
-        pairs = np.stack([prev[moved], p[moved]], axis=1)
-        if pairs.shape[0]:
-            pairs, counts = np.unique(pairs, axis=0, return_counts=True)
-        else:
-            pairs, counts = np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.int64)
-        self._ring.append((pairs.astype(np.int64), counts.astype(np.int64)))
+        self._push(prev[moved], p[moved])
         last = np.ones(s.size, dtype=bool)
         last[:-1] = s[1:] != s[:-1]
         self._bank[s[last]] = p[last]
@@ -138,13 +139,17 @@ class ClassTransitionTracker:
         if a.shape != b.shape:
             raise ValueError(f"before has {a.size} entries but after has {b.size}")
         moved = a != b
-        pairs = np.stack([a[moved], b[moved]], axis=1)
+        self._push(a[moved], b[moved])
+        return int(moved.sum())
+
+    def _push(self, sources: np.ndarray, targets: np.ndarray) -> None:
+        """Make one batch's transitions ``sources[i] -> targets[i]`` the newest window entry, as distinct pairs with counts."""
+        pairs = np.stack([sources, targets], axis=1)
         if pairs.shape[0]:
             pairs, counts = np.unique(pairs, axis=0, return_counts=True)
         else:
             pairs, counts = np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.int64)
         self._ring.append((pairs.astype(np.int64), counts.astype(np.int64)))
-        return int(moved.sum())
 
     def transition_counts(self) -> sp.csr_matrix:
         """``M`` (``num_classes x num_classes``, sparse): ``M[a, b]`` = ``a -> b`` moves in the window."""
