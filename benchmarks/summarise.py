@@ -71,6 +71,8 @@ def main() -> int:
             print(f"| default (uniform sampler, OT, CTT map; runs of digits_asd.json) | {summary['acc']['n']} | "
                   f"{_scores(summary)} |")
         for key, summary in ablations["summary"].items():
+            if "acc" not in summary:  # a variant with no finished run yet
+                continue
             print(f"| {key.split('[')[-1].rstrip(']')} | {summary['acc']['n']} | {_scores(summary)} |")
     overhead = _load("digits_asd_overhead.json")
     if overhead:
@@ -84,10 +86,11 @@ def main() -> int:
     return 0
 
 
-def _runs_of(name: str, config_suffix: str) -> dict:
-    """``{seed: record}`` of one config's runs in one results file."""
+def _runs_of(name: str, config_suffix: str, variant: str = "") -> dict:
+    """``{seed: record}`` of one config's runs (of one ``--variant``, none by default) in one results file."""
     data = _load(name) or {}
-    return {r["seed"]: r for r in data.get("runs", []) if r["config"].endswith(config_suffix)}
+    return {r["seed"]: r for r in data.get("runs", [])
+            if r["config"].endswith(config_suffix) and r.get("variant", "") == variant}
 
 
 def _mean_std(values) -> str:
@@ -124,6 +127,9 @@ def print_supercm_tables() -> None:
          _runs_of("digits_supercm_40.json", "/supercm_fixmatch_digits_40.yaml")),
         ("ASD + FreeMatch, no labels (ACC)", "acc", _runs_of("digits_asd.json", "/asd_freematch_digits.yaml"),
          _runs_of("digits_asd_supercm.json", "/asd_supercm_freematch_digits.yaml")),
+        ("ASD + FreeMatch with asd_round_iter 200, no labels (ACC)", "acc",
+         _runs_of("digits_asd_ablations.json", "/asd_freematch_digits.yaml", "round200"),
+         _runs_of("digits_asd_supercm_round200.json", "/asd_supercm_freematch_digits.yaml", "round200")),
         ("domain adaptation digits -> digits_restyled, CE (target top-1; without = source only)", "top1",
          _runs_of("digits_da.json", "/da_source_only_digits.yaml"), _runs_of("digits_da.json", "/da_supercm_digits.yaml")),
         ("domain adaptation digits -> digits_restyled, FixMatch (target top-1)", "top1",
