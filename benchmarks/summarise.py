@@ -86,11 +86,10 @@ def main() -> int:
     return 0
 
 
-def _runs_of(name: str, config_suffix: str, variant: str = "") -> dict:
-    """``{seed: record}`` of one config's runs (of one ``--variant``, none by default) in one results file."""
+def _runs_of(name: str, config_suffix: str) -> dict:
+    """``{seed: record}`` of one config's runs in one results file."""
     data = _load(name) or {}
-    return {r["seed"]: r for r in data.get("runs", [])
-            if r["config"].endswith(config_suffix) and r.get("variant", "") == variant}
+    return {r["seed"]: r for r in data.get("runs", []) if r["config"].endswith(config_suffix)}
 
 
 def _mean_std(values) -> str:
@@ -127,9 +126,6 @@ def print_supercm_tables() -> None:
          _runs_of("digits_supercm_40.json", "/supercm_fixmatch_digits_40.yaml")),
         ("ASD + FreeMatch, no labels (ACC)", "acc", _runs_of("digits_asd.json", "/asd_freematch_digits.yaml"),
          _runs_of("digits_asd_supercm.json", "/asd_supercm_freematch_digits.yaml")),
-        ("ASD + FreeMatch with asd_round_iter 200, no labels (ACC)", "acc",
-         _runs_of("digits_asd_ablations.json", "/asd_freematch_digits.yaml", "round200"),
-         _runs_of("digits_asd_supercm_round200.json", "/asd_supercm_freematch_digits.yaml", "round200")),
         ("domain adaptation digits -> digits_restyled, CE (target top-1; without = source only)", "top1",
          _runs_of("digits_da.json", "/da_source_only_digits.yaml"), _runs_of("digits_da.json", "/da_supercm_digits.yaml")),
         ("domain adaptation digits -> digits_restyled, FixMatch (target top-1)", "top1",
