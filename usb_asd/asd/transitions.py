@@ -129,10 +129,15 @@ class ClassTransitionTracker:
     def record(self, before, after) -> int:
         """Record one batch of paired predictions ``before[i] -> after[i]`` (e.g. weak -> strong view).
 
-        Pairs that differ become the newest window entry; the bank is untouched.
+        Pairs that differ become the newest window entry (a batch without
+        any still takes one, as in :meth:`update`); the bank is untouched.
+
+        Args:
+            before: ``(B,)`` instance classes in ``[0, num_classes)``, e.g. argmax on the weak views.
+            after: ``(B,)`` instance classes of the same images, e.g. argmax on their strong views.
 
         Returns:
-            The number of transitions recorded.
+            The number of transitions recorded (pairs with ``before[i] != after[i]``).
         """
         a = _int_vector("before", before, self.num_classes, "num_classes")
         b = _int_vector("after", after, self.num_classes, "num_classes")
@@ -143,7 +148,11 @@ class ClassTransitionTracker:
         return int(moved.sum())
 
     def _push(self, sources: np.ndarray, targets: np.ndarray) -> None:
-        """Make one batch's transitions ``sources[i] -> targets[i]`` the newest window entry, as distinct pairs with counts."""
+        """Make one batch's transitions ``sources[i] -> targets[i]`` the newest window entry.
+
+        Stored as distinct pairs with counts, so memory follows the number of
+        distinct transitions, not ``num_classes^2``.
+        """
         pairs = np.stack([sources, targets], axis=1)
         if pairs.shape[0]:
             pairs, counts = np.unique(pairs, axis=0, return_counts=True)
