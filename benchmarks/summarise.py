@@ -74,6 +74,18 @@ def main() -> int:
             if "acc" not in summary:  # a variant with no finished run yet
                 continue
             print(f"| {key.split('[')[-1].rstrip(']')} | {summary['acc']['n']} | {_scores(summary)} |")
+    round_iter = _load("digits_asd_round_iter.json")
+    if round_iter:
+        print()
+        print("| ASD + FreeMatch, further seeds | seeds | ACC (per seed) | NMI | ARI |")
+        print("| --- | --- | --- | --- | --- |")
+        for key, summary in round_iter["summary"].items():
+            variant = key.split("[")[-1].rstrip("]")
+            if "acc" not in summary:
+                continue
+            accs = ", ".join(f"{r['acc']:.3f}" for r in round_iter["runs"] if r.get("variant") == variant)
+            print(f"| {variant} | {summary['acc']['n']} | {_cell(summary, 'acc')} ({accs}) | "
+                  f"{_cell(summary, 'nmi')} | {_cell(summary, 'ari')} |")
     overhead = _load("digits_asd_overhead.json")
     if overhead:
         print()
