@@ -32,6 +32,15 @@ def _scores(summary: dict) -> str:
     return " | ".join(_cell(summary, key) for key in ("acc", "nmi", "ari"))
 
 
+def _variant_rows(data: dict):
+    """``(variant, summary, runs)`` of each ``--variant`` of a run_configs file that has a finished run."""
+    for key, summary in data["summary"].items():
+        if "acc" not in summary:  # a variant with no finished run yet
+            continue
+        variant = key.split("[")[-1].rstrip("]")
+        yield variant, summary, [r for r in data["runs"] if r.get("variant") == variant]
+
+
 def main() -> int:
     rows = []
     for name, label_of in (
@@ -70,20 +79,15 @@ def main() -> int:
             summary = summarise(default)
             print(f"| default (uniform sampler, OT, CTT map; runs of digits_asd.json) | {summary['acc']['n']} | "
                   f"{_scores(summary)} |")
-        for key, summary in ablations["summary"].items():
-            if "acc" not in summary:  # a variant with no finished run yet
-                continue
-            print(f"| {key.split('[')[-1].rstrip(']')} | {summary['acc']['n']} | {_scores(summary)} |")
+        for variant, summary, _ in _variant_rows(ablations):
+            print(f"| {variant} | {summary['acc']['n']} | {_scores(summary)} |")
     round_iter = _load("digits_asd_round_iter.json")
     if round_iter:
         print()
         print("| ASD + FreeMatch, further seeds | seeds | ACC (per seed) | NMI | ARI |")
         print("| --- | --- | --- | --- | --- |")
-        for key, summary in round_iter["summary"].items():
-            variant = key.split("[")[-1].rstrip("]")
-            if "acc" not in summary:
-                continue
-            accs = ", ".join(f"{r['acc']:.3f}" for r in round_iter["runs"] if r.get("variant") == variant)
+        for variant, summary, runs in _variant_rows(round_iter):
+            accs = ", ".join(f"{r['acc']:.3f}" for r in runs)
             print(f"| {variant} | {summary['acc']['n']} | {_cell(summary, 'acc')} ({accs}) | "
                   f"{_cell(summary, 'nmi')} | {_cell(summary, 'ari')} |")
     overhead = _load("digits_asd_overhead.json")
