@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from usb_asd.asd.mapping import InstanceClusterMapper, _match_ids, random_mapping
+from usb_asd.asd.mapping import InstanceClusterMapper, _match_ids, random_mapping, spectral_distance
 
 
 def _planted(seed: int = 0, groups: int = 4, size: int = 5, noise: float = 1.0):
@@ -164,3 +164,87 @@ def test_ids_follow_the_majority_when_groups_swap_medoids():
     assert second[4] == first[4] and second[1] == first[1]
     np.testing.assert_array_equal(second[mapper.medoids], [0, 1])
     assert mapper.medoids[first[4]] == 0
+
+
+# ---- asd_kmedoids_distance: spectral -------------------------------------------
+
+
+def _hub(seed: int, groups: int = 4, size: int = 5, scale: float = 60.0):
+    """Planted groups where group 0's classes move 60x more often, towards everything.
+
+    ``S_ab = base_ab * sqrt(w_a w_b)`` with ``w = 60`` on group 0: its noise to
+    the other groups (up to ~11) exceeds their own within-group counts (5-10).
+    """
+    rng = np.random.default_rng(seed)
+    n = groups * size
+    truth = np.repeat(np.arange(groups), size)
+    weight = np.where(truth == 0, scale, 1.0)
+    same = truth[:, None] == truth[None, :]
+    base = np.where(same, rng.uniform(5.0, 10.0, (n, n)), rng.uniform(0.0, 1.5, (n, n)))
+    sim = base * np.sqrt(np.outer(weight, weight))
+    sim = 0.5 * (sim + sim.T)
+    np.fill_diagonal(sim, 0.0)
+    return sim, truth
+
+
+def test_spectral_distance_of_disconnected_groups_is_zero_within_and_sqrt2_across():
+    # k disconnected blocks: the top-k eigenvectors of D^-1/2 S D^-1/2 span the
+    # blocks' (degree-weighted) indicators, so unit-normalised rows coincide
+    # within a block and are orthogonal across blocks.
+    rng = np.random.default_rng(0)
+    truth = rng.permutation(np.repeat(np.arange(3), 4))
+    sim = np.where(truth[:, None] == truth[None, :], rng.uniform(1.0, 5.0, (12, 12)), 0.0)
+    sim = 0.5 * (sim + sim.T)
+    np.fill_diagonal(sim, 0.0)
+    dist = spectral_distance(sim, 3)
+    same = truth[:, None] == truth[None, :]
+    np.testing.assert_allclose(dist[same], 0.0, atol=1e-7)
+    np.testing.assert_allclose(dist[~same], np.sqrt(2.0), atol=1e-7)
+    np.testing.assert_allclose(dist, dist.T)
+
+
+def test_spectral_distance_gives_an_isolated_class_distance_one_and_checks_inputs():
+    sim = np.ones((6, 6))
+    sim[4, :] = sim[:, 4] = sim[5, :] = sim[:, 5] = 0.0  # classes 4 and 5 never moved
+    np.fill_diagonal(sim, 0.0)
+    dist = spectral_distance(sim, 2)
+    np.testing.assert_allclose(dist[4:, :], [[1, 1, 1, 1, 0, 1], [1, 1, 1, 1, 1, 0]])
+    np.testing.assert_allclose(dist[:4, :4], 0.0, atol=1e-7)
+    with pytest.raises(ValueError, match="dim must lie in"):
+        spectral_distance(sim, 7)
+    with pytest.raises(ValueError, match="positive entry"):
+        spectral_distance(np.zeros((3, 3)), 2)
+
+
+def test_spectral_distance_recovers_groups_around_a_hub_that_the_linear_distance_merges():
+    linear_exact = 0
+    for seed in range(6):
+        sim, truth = _hub(seed)
+        spectral = InstanceClusterMapper(4, seed=0, distance="spectral").fit(sim)
+        assert _same_partition(spectral, truth)
+        linear_exact += _same_partition(InstanceClusterMapper(4, seed=0).fit(sim), truth)
+    # 1 - S / max S: the hub's noise outweighs the other groups' own counts.
+    assert linear_exact == 0
+
+
+def test_spectral_mapper_recovers_planted_groups_and_keeps_ids():
+    sim, truth = _planted(3)
+    mapper = InstanceClusterMapper(4, seed=0, distance="spectral")
+    first = mapper.fit(sim)
+    assert _same_partition(first, truth)
+    rng = np.random.default_rng(1)
+    np.testing.assert_array_equal(mapper.fit(sim * rng.uniform(0.8, 1.2, sim.shape)), first)
+
+
+def test_distance_option_is_checked_and_kept_in_state():
+    with pytest.raises(ValueError, match="asd_kmedoids_distance must be one of"):
+        InstanceClusterMapper(4, seed=0, distance="cosine")
+    mapper = InstanceClusterMapper(4, seed=0, distance="spectral")
+    mapper.fit(_planted(0)[0])
+    restored = InstanceClusterMapper(4, seed=0)
+    restored.load_state_dict(mapper.state_dict())
+    assert restored.distance == "spectral"
+    old = mapper.state_dict()
+    del old["distance"]  # a state written before the option existed
+    restored.load_state_dict(old)
+    assert restored.distance == "linear"

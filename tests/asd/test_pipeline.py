@@ -41,13 +41,34 @@ def test_without_ot_slots_take_draw_order_and_ot_needs_log_probs():
         b_ot.place(b_ot.draw())
 
 
+def _planted_pairs(b):
+    # Samples hop between slots 0<->1 and 2<->3: two planted clusters.
+    for step in range(6):
+        b.observe(np.arange(8), np.array([0, 1, 2, 3, 1, 0, 3, 2]) if step % 2 else np.array([1, 0, 3, 2, 0, 1, 2, 3]))
+
+
+def test_kmedoids_distance_reaches_the_mapper_and_old_checkpoints_load():
+    with pytest.raises(ValueError, match="asd_kmedoids_distance must be one of"):
+        _builder(kmedoids_distance="cosine")
+    assert _builder().mapper.distance == "spectral"  # the default
+    b = _builder(kmedoids_distance="linear")
+    b.place(b.draw())
+    _planted_pairs(b)
+    assert b.mapper.distance == "linear" and b.recluster()
+    clusters = b.slot_clusters
+    assert clusters[0] == clusters[1] and clusters[2] == clusters[3] and clusters[0] != clusters[2]
+    state = _builder(kmedoids_distance="linear").state_dict()
+    del state["settings"]["kmedoids_distance"]  # a checkpoint written before the key existed: linear
+    _builder(kmedoids_distance="linear").load_state_dict(state)
+    with pytest.raises(ValueError, match="ASD settings differ"):
+        _builder().load_state_dict(state)
+
+
 def test_transitions_become_cluster_labels_after_warm_up():
     b = _builder()
     b.place(b.draw())
     assert b.recluster() is False  # no transitions yet: warm-up
-    # Samples hop between slots 0<->1 and 2<->3: two planted clusters.
-    for step in range(6):
-        b.observe(np.arange(8), np.array([0, 1, 2, 3, 1, 0, 3, 2]) if step % 2 else np.array([1, 0, 3, 2, 0, 1, 2, 3]))
+    _planted_pairs(b)
     assert b.recluster() is True
     clusters = b.slot_clusters
     assert clusters[0] == clusters[1] and clusters[2] == clusters[3] and clusters[0] != clusters[2]

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from ..config import PluginArgument
 from ..core.checkpoint_codec import decode, encode
 from ..nets.two_head import TwoHeadNet, unwrap
+from .mapping import DISTANCES
 from .pipeline import ALIGNMENTS, MAPPINGS, SAMPLERS, ASDSettings, ClusterLabelBuilder
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
@@ -55,6 +56,8 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_transitions", str, "visits",
                    f"one of {TRANSITION_SOURCES}: argmax moves between an image's visits, or weak -> strong view"),
     PluginArgument("--asd_mapping", str, "ctt", f"one of {MAPPINGS}: instance->cluster map (random is an ablation)"),
+    PluginArgument("--asd_kmedoids_distance", str, "spectral",
+                   f"one of {DISTANCES}: k-Medoids distance 1 - S/max S, or in the spectral embedding of S"),
 ]
 
 
@@ -92,6 +95,7 @@ def asd_settings_from_args(args) -> ASDSettings:
         ot_reg=args.asd_ot_reg,
         window=args.asd_window,
         mapping=args.asd_mapping,
+        kmedoids_distance=args.asd_kmedoids_distance,
         seed=args.seed,
     )
 

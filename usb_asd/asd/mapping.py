@@ -35,9 +35,11 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn_extra.cluster import KMedoids
 
-__all__ = ["InstanceClusterMapper", "random_mapping", "similarity_to_distance"]
+__all__ = ["InstanceClusterMapper", "random_mapping", "similarity_to_distance", "spectral_distance"]
 
 _METHODS = ("alternate", "pam")
+#: How a similarity becomes k-medoids' dissimilarity (``asd_kmedoids_distance``).
+DISTANCES = ("linear", "spectral")
 _INITS = ("build", "k-medoids++", "random", "heuristic")
 
 
@@ -65,6 +67,53 @@ def similarity_to_distance(similarity: np.ndarray) -> np.ndarray:
     if peak <= 0:
         raise ValueError("similarity must have a positive entry to be turned into a distance")
     dist = 1.0 - similarity / peak
+    np.fill_diagonal(dist, 0.0)
+    return dist
+
+
+def spectral_distance(similarity: np.ndarray, dim: int) -> np.ndarray:
+    """Euclidean distance between the rows of a spectral embedding of ``S``.
+
+    The embedding of Ng, Jordan & Weiss (NeurIPS 2001): with degrees
+    ``d_a = sum_b S_ab``, the normalised affinity ``A = D^{-1/2} S D^{-1/2}``,
+    its eigenvectors ``U`` (``n x dim``) of the ``dim`` largest eigenvalues,
+    rows scaled to unit length, ``u_a = U_a / ||U_a||``; then
+
+    .. math:: D_{ab} = \lVert u_a - u_b \rVert_2 \in [0, 2].
+
+    Two classes are close when they transition to the same groups of classes,
+    not only to each other, and a class with many transitions overall (a
+    "hub") is not close to everything, as it is with ``1 - S / max S``. A
+    class with no transitions (``d_a = 0``) is put at distance 1 from every
+    other class (its embedding row is not defined: ``e_a`` is an eigenvector
+    of eigenvalue 0, in the top ``dim`` or not depending on the rest).
+
+    Args:
+        similarity: ``(n, n)`` symmetric, non-negative, not all zero.
+        dim: Embedding dimension (the number of clusters ``k``), ``1 <= dim <= n``.
+
+    Returns:
+        ``(n, n)`` float64 distance with zero diagonal.
+    """
+    sim = np.asarray(similarity, dtype=np.float64)
+    n = sim.shape[0]
+    if not 1 <= dim <= n:
+        raise ValueError(f"dim must lie in [1, {n}], got {dim}")
+    if sim.max() <= 0:
+        raise ValueError("similarity must have a positive entry to be turned into a distance")
+    degree = sim.sum(axis=1)
+    inv_sqrt = np.zeros(n)
+    inv_sqrt[degree > 0] = 1.0 / np.sqrt(degree[degree > 0])
+    affinity = inv_sqrt[:, None] * sim * inv_sqrt[None, :]
+    _, vectors = np.linalg.eigh(affinity)  # ascending eigenvalues
+    emb = vectors[:, -dim:]
+    norms = np.linalg.norm(emb, axis=1, keepdims=True)
+    emb = np.divide(emb, norms, out=np.zeros_like(emb), where=norms > 1e-12)
+    sq = (emb ** 2).sum(axis=1)
+    dist = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * emb @ emb.T, 0.0))
+    isolated = degree <= 0
+    dist[isolated, :] = 1.0
+    dist[:, isolated] = 1.0
     np.fill_diagonal(dist, 0.0)
     return dist
 
@@ -169,6 +218,9 @@ class InstanceClusterMapper:
         method: KMedoids method for the cold start, ``"alternate"`` or ``"pam"``.
         init: KMedoids initialisation for the cold start. Default ``"build"``
             (greedy PAM BUILD: deterministic, robust to bad random seeds).
+        distance: How the similarity becomes a dissimilarity: ``"linear"``
+            (:func:`similarity_to_distance`) or ``"spectral"``
+            (:func:`spectral_distance` with ``dim = k``).
     """
 
     def __init__(
@@ -178,6 +230,7 @@ class InstanceClusterMapper:
         max_iter: int = 300,
         method: str = "alternate",
         init: str = "build",
+        distance: str = "linear",
     ) -> None:
         if isinstance(num_clusters, bool) or not isinstance(num_clusters, (int, np.integer)) or num_clusters < 1:
             raise ValueError(f"num_clusters must be a positive integer, got {num_clusters!r}")
@@ -187,7 +240,10 @@ class InstanceClusterMapper:
             raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
         if init not in _INITS:
             raise ValueError(f"init must be one of {_INITS}, got {init!r}")
+        if distance not in DISTANCES:
+            raise ValueError(f"asd_kmedoids_distance must be one of {DISTANCES}, got {distance!r}")
         self.num_clusters = int(num_clusters)
+        self.distance = distance
         self.seed = int(seed)
         self.max_iter = int(max_iter)
         self.method = method
@@ -226,7 +282,8 @@ class InstanceClusterMapper:
         """Re-cluster the instance classes from a class similarity.
 
         ``S`` is symmetrised, ``(S + S^T) / 2``, with its diagonal zeroed, and
-        turned into ``D = 1 - S / max(S)`` (:func:`similarity_to_distance`).
+        turned into ``D = 1 - S / max(S)`` (:func:`similarity_to_distance`) or,
+        with ``distance="spectral"``, into :func:`spectral_distance`.
         The first fit runs KMedoids, later fits warm-start from the previous
         medoids; both finish with alternate iterations in which every medoid
         belongs to its own cluster, so there are exactly ``k`` non-empty
@@ -263,7 +320,10 @@ class InstanceClusterMapper:
         np.fill_diagonal(sim, 0.0)
         if sim.max() <= 0:
             return self.mapping
-        dist = similarity_to_distance(sim)
+        if self.distance == "spectral":
+            dist = spectral_distance(sim, self.num_clusters)
+        else:
+            dist = similarity_to_distance(sim)
         start = self._medoids if self._medoids is not None else self._cold_start(dist)
         labels, medoids, _ = _alternate(dist, start, self.max_iter)
         if self._mapping is not None:
@@ -285,6 +345,7 @@ class InstanceClusterMapper:
             "max_iter": self.max_iter,
             "method": self.method,
             "init": self.init,
+            "distance": self.distance,
             "mapping": self.mapping,
             "medoids": self.medoids,
             "num_fits": self.num_fits,
@@ -307,6 +368,7 @@ class InstanceClusterMapper:
         self.max_iter = int(state["max_iter"])
         self.method = state["method"]
         self.init = state["init"]
+        self.distance = state.get("distance", "linear")  # states from before the option
         self._mapping = mapping
         self._medoids = medoids
         self.num_fits = int(state.get("num_fits", 0))

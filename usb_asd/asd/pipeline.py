@@ -20,13 +20,16 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from .alignment import align_to_slots, instance_slot_cost
-from .mapping import InstanceClusterMapper, random_mapping
+from .mapping import DISTANCES, InstanceClusterMapper, random_mapping
 from .sampling import NonRepeatingSampler, PrototypeNeighbourSampler
 from .transitions import ClassTransitionTracker
 
 SAMPLERS = ("uniform", "prototype")
 ALIGNMENTS = ("ot", "none")
 MAPPINGS = ("ctt", "random")
+
+#: Settings added after checkpoints were first written, with the value those checkpoints ran with.
+_SETTINGS_BEFORE_THEY_EXISTED = {"kmedoids_distance": "linear"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class ASDSettings:
         ot_reg: Entropic regularisation of Sinkhorn, relative to the largest cost.
         window: ``N_b``, batches of transitions the tracker remembers.
         mapping: ``"ctt"`` (k-Medoids on transitions) or ``"random"`` (ablation).
+        kmedoids_distance: ``"linear"`` (``1 - S / max S``) or ``"spectral"``
+            (distance in the normalised spectral embedding of ``S``), see :mod:`.mapping`.
         seed: Seed of every random choice.
     """
 
@@ -51,6 +56,7 @@ class ASDSettings:
     ot_reg: float = 0.05
     window: int = 50
     mapping: str = "ctt"
+    kmedoids_distance: str = "spectral"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -65,6 +71,7 @@ class ASDSettings:
             ("asd_sampler", self.sampler, SAMPLERS),
             ("asd_alignment", self.alignment, ALIGNMENTS),
             ("asd_mapping", self.mapping, MAPPINGS),
+            ("asd_kmedoids_distance", self.kmedoids_distance, DISTANCES),
         ):
             if value not in allowed:
                 raise ValueError(f"{key} must be one of {allowed}, got {value!r}")
@@ -94,7 +101,7 @@ class ClusterLabelBuilder:
         self.uniform_sampler = NonRepeatingSampler(num_samples, seed)
         self.prototype_sampler = PrototypeNeighbourSampler(num_samples, seed + 1)
         self.tracker = ClassTransitionTracker(num_samples, n_l, settings.window)
-        self.mapper = InstanceClusterMapper(settings.num_clusters, seed)
+        self.mapper = InstanceClusterMapper(settings.num_clusters, seed, distance=settings.kmedoids_distance)
         self.slots: Optional[np.ndarray] = None
         self.rounds = 0
         self._random_map: Optional[np.ndarray] = None
@@ -196,7 +203,8 @@ class ClusterLabelBuilder:
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        if state["settings"] != asdict(self.settings) or state["num_samples"] != self.num_samples:
+        saved = {**_SETTINGS_BEFORE_THEY_EXISTED, **state["settings"]}
+        if saved != asdict(self.settings) or state["num_samples"] != self.num_samples:
             raise ValueError(
                 "the checkpoint's ASD settings differ from this run's: "
                 f"{state['settings']} (N={state['num_samples']}) vs {asdict(self.settings)} (N={self.num_samples})"
