@@ -46,6 +46,7 @@ def main() -> int:
     for name, label_of in (
         ("digits_gt_baselines.json", lambda c: f"{os.path.basename(c)[:-5]} (40 labels)"),
         ("digits_asd.json", lambda c: f"{os.path.basename(c)[:-5]} (no labels)"),
+        ("digits_asd_linear.json", lambda c: f"{os.path.basename(c)[:-5]} (no labels, linear k-Medoids distance)"),
     ):
         data = _load(name)
         if data is None:
@@ -58,7 +59,7 @@ def main() -> int:
     print("| run | seeds | top-1 | ACC | NMI | ARI | s / run |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for label, n, summary, commit, name in rows:
-        top1 = _cell(summary, "top1") if "(no labels)" not in label else "–"
+        top1 = _cell(summary, "top1") if "(no labels" not in label else "–"
         print(f"| {label} | {n} | {top1} | {_scores(summary)} | {summary['wall_s']['median']:.0f} |")
     classical = _load("digits_classical.json")
     if classical:
@@ -70,21 +71,23 @@ def main() -> int:
         print()
         print("| ASD + FreeMatch variant | seeds | ACC | NMI | ARI |")
         print("| --- | --- | --- | --- | --- |")
-        main_runs = (_load("digits_asd.json") or {}).get("runs", [])
-        default = [r for r in main_runs if r["config"].endswith("asd_freematch_digits.yaml")
-                   and r["seed"] in ablations["seeds"]]
-        if default:
-            from run_configs import summarise
+        from run_configs import summarise
 
-            summary = summarise(default)
-            print(f"| default (uniform sampler, OT, CTT map; runs of digits_asd.json) | {summary['acc']['n']} | "
-                  f"{_scores(summary)} |")
+        for name, label in (
+            ("digits_asd.json", "default (uniform sampler, OT, CTT map, spectral distance)"),
+            ("digits_asd_linear.json", "linear distance (the base of the rows below)"),
+        ):
+            runs = [r for r in (_load(name) or {}).get("runs", [])
+                    if r["config"].endswith("asd_freematch_digits.yaml") and r["seed"] in ablations["seeds"]]
+            if runs:
+                summary = summarise(runs)
+                print(f"| {label}; runs of {name} | {summary['acc']['n']} | {_scores(summary)} |")
         for variant, summary, _ in _variant_rows(ablations):
-            print(f"| {variant} | {summary['acc']['n']} | {_scores(summary)} |")
+            print(f"| linear + {variant} | {summary['acc']['n']} | {_scores(summary)} |")
     round_iter = _load("digits_asd_round_iter.json")
     if round_iter:
         print()
-        print("| ASD + FreeMatch, further seeds | seeds | ACC (per seed) | NMI | ARI |")
+        print("| ASD + FreeMatch (linear distance), further seeds | seeds | ACC (per seed) | NMI | ARI |")
         print("| --- | --- | --- | --- | --- |")
         for variant, summary, runs in _variant_rows(round_iter):
             accs = ", ".join(f"{r['acc']:.3f}" for r in runs)
@@ -142,6 +145,9 @@ def print_supercm_tables() -> None:
          _runs_of("digits_supercm_40.json", "/supercm_fixmatch_digits_40.yaml")),
         ("ASD + FreeMatch, no labels (ACC)", "acc", _runs_of("digits_asd.json", "/asd_freematch_digits.yaml"),
          _runs_of("digits_asd_supercm.json", "/asd_supercm_freematch_digits.yaml")),
+        ("ASD + FreeMatch, no labels, linear k-Medoids distance (ACC)", "acc",
+         _runs_of("digits_asd_linear.json", "/asd_freematch_digits.yaml"),
+         _runs_of("digits_asd_supercm_linear.json", "/asd_supercm_freematch_digits.yaml")),
         ("domain adaptation digits -> digits_restyled, CE (target top-1; without = source only)", "top1",
          _runs_of("digits_da.json", "/da_source_only_digits.yaml"), _runs_of("digits_da.json", "/da_supercm_digits.yaml")),
         ("domain adaptation digits -> digits_restyled, FixMatch (target top-1)", "top1",

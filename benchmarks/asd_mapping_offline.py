@@ -1,0 +1,96 @@
+"""Re-cluster the transition windows saved in finished ASD runs, offline, with each k-Medoids distance.
+
+    python benchmarks/asd_mapping_offline.py --runs saved_models/benchmarks/asd_*freematch_digits* \
+        --out benchmarks/results/digits_asd_mapping_offline.json
+
+Each run folder's ``latest_model.pth`` holds the label builder's state at the
+end of training: the slots and the transition window. For each run this scores
+(ACC against the digits' ground truth, as ``eval/asd_label_acc`` does) the
+slot labels of
+
+* ``run``: the run's own instance->cluster map (warm-started k-Medoids over training);
+* ``linear`` / ``spectral``: a fresh :class:`InstanceClusterMapper` fit on the
+  same similarity with that ``asd_kmedoids_distance``.
+
+Ground truth is read here to measure only. Digits only (the pool's targets
+are rebuilt with :func:`usb_asd.data.digits.load_digits` at its default split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import usb_asd  # noqa: E402,F401  (makes PyPI's CUDA torchvision importable)
+from usb_asd.asd.mapping import DISTANCES, InstanceClusterMapper  # noqa: E402
+from usb_asd.asd.pipeline import _SETTINGS_BEFORE_THEY_EXISTED, ASDSettings, ClusterLabelBuilder  # noqa: E402
+from usb_asd.core.checkpoint_codec import decode  # noqa: E402
+from usb_asd.data.digits import load_digits  # noqa: E402
+from usb_asd.metrics import cluster_accuracy  # noqa: E402
+from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
+
+
+def score_run(checkpoint: str, targets: np.ndarray):
+    """Slot-label ACC of the run's own map and of fresh fits per distance, or None if not a CTT run."""
+    state = decode(torch.load(checkpoint, map_location="cpu", weights_only=False)["asd"])
+    settings = ASDSettings(**{**_SETTINGS_BEFORE_THEY_EXISTED, **state["settings"]})
+    if settings.mapping != "ctt":
+        return None
+    builder = ClusterLabelBuilder(settings, state["num_samples"])
+    builder.load_state_dict(state)
+    if len(targets) != builder.num_samples:
+        raise ValueError(f"{checkpoint}: pool of {builder.num_samples} samples, digits' train split has {len(targets)}")
+    similarity, truth = builder.tracker.similarity(), targets[builder.slots]
+    row = {"run": cluster_accuracy(truth, builder.slot_clusters), "run_distance": settings.kmedoids_distance}
+    for distance in DISTANCES:
+        mapper = InstanceClusterMapper(settings.num_clusters, settings.seed, distance=distance)
+        row[distance] = cluster_accuracy(truth, mapper.fit(similarity))
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", nargs="+", required=True, help="run folders holding latest_model.pth")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    targets = load_digits().train_targets
+    rows = {}
+    for folder in sorted(args.runs):
+        checkpoint = os.path.join(folder, "latest_model.pth")
+        if not os.path.isfile(checkpoint):
+            raise FileNotFoundError(f"--runs: {folder!r} has no latest_model.pth (not a finished run folder)")
+        row = score_run(checkpoint, targets)
+        if row is not None:
+            rows[os.path.basename(os.path.normpath(folder))] = row
+            print(f"{os.path.basename(folder):48s} " + " ".join(f"{k} {row[k]:.3f}" for k in ("run", *DISTANCES)))
+    if not rows:
+        raise ValueError("--runs: no run with asd_mapping: ctt")
+    summary = {}
+    for key in ("run", *DISTANCES):
+        values = [r[key] for r in rows.values()]
+        summary[key] = {"mean": statistics.fmean(values), "median": statistics.median(values), "n": len(values)}
+    for distance in DISTANCES:
+        diff = [r[distance] - r["run"] for r in rows.values()]
+        summary[f"{distance}_vs_run"] = {
+            "mean": statistics.fmean(diff), "wins": sum(d > 0 for d in diff), "losses": sum(d < 0 for d in diff),
+        }
+    print(" ".join(f"{k} {v['mean']:.3f}" for k, v in summary.items()))
+    write_json_atomic(args.out, {
+        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+        "commit": git_commit(),
+        "machine": machine_info(),
+        "runs": rows,
+        "summary": summary,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
