@@ -93,6 +93,7 @@ def main() -> int:
             accs = ", ".join(f"{r['acc']:.3f}" for r in runs)
             print(f"| {variant} | {summary['acc']['n']} | {_cell(summary, 'acc')} ({accs}) | "
                   f"{_cell(summary, 'nmi')} | {_cell(summary, 'ari')} |")
+    print_distance_table()
     overhead = _load("digits_asd_overhead.json")
     if overhead:
         print()
@@ -134,6 +135,29 @@ def _paired_row(label: str, key: str, without: dict, with_cm: dict) -> str:
     median = statistics.median(diffs) if diffs else float("nan")
     return (f"| {label} | {len(seeds)} | {_mean_std(a)} | {_mean_std(b)} | mean {mean:+.1f}, median {median:+.1f} "
             f"({per_seed}) |")
+
+
+def print_distance_table() -> None:
+    """ASD, spectral (default) vs linear k-Medoids distance, paired by seed (same sample draws until the maps differ)."""
+    linear_freematch = _runs_of("digits_asd_linear.json", "/asd_freematch_digits.yaml")
+    # Seeds 3-4 of the linear default: the round500 variant is that same configuration.
+    linear_freematch.update({r["seed"]: r for r in (_load("digits_asd_round_iter.json") or {}).get("runs", [])
+                             if r.get("variant") == "round500"})
+    spectral_freematch = _runs_of("digits_asd.json", "/asd_freematch_digits.yaml")
+    spectral_freematch.update(_runs_of("digits_asd_seeds34.json", "/asd_freematch_digits.yaml"))
+    rows = [
+        ("ASD + FreeMatch (ACC)", "acc", linear_freematch, spectral_freematch),
+        ("ASD + FreeMatch (NMI)", "nmi", linear_freematch, spectral_freematch),
+        ("ASD + FixMatch (ACC)", "acc", _runs_of("digits_asd_linear.json", "/asd_fixmatch_digits.yaml"),
+         _runs_of("digits_asd.json", "/asd_fixmatch_digits.yaml")),
+    ]
+    rows = [r for r in rows if r[2] and r[3]]
+    if rows:
+        print()
+        print("| k-Medoids distance | seeds | linear | spectral | paired difference, points (per seed) |")
+        print("| --- | --- | --- | --- | --- |")
+        for label, key, linear, spectral in rows:
+            print(_paired_row(label, key, linear, spectral))
 
 
 def print_supercm_tables() -> None:
