@@ -30,7 +30,7 @@ import torch  # noqa: E402
 
 import usb_asd  # noqa: E402,F401  (makes PyPI's CUDA torchvision importable)
 from usb_asd.asd.mapping import DISTANCES, InstanceClusterMapper  # noqa: E402
-from usb_asd.asd.pipeline import _SETTINGS_BEFORE_THEY_EXISTED, ASDSettings, ClusterLabelBuilder  # noqa: E402
+from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
 from usb_asd.data.digits import load_digits  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
@@ -40,7 +40,7 @@ from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa:
 def score_run(checkpoint: str, targets: np.ndarray):
     """Slot-label ACC of the run's own map and of fresh fits per distance, or None if not a CTT run."""
     state = decode(torch.load(checkpoint, map_location="cpu", weights_only=False)["asd"])
-    settings = ASDSettings(**{**_SETTINGS_BEFORE_THEY_EXISTED, **state["settings"]})
+    settings = ASDSettings.from_saved(state["settings"])
     if settings.mapping != "ctt":
         return None
     builder = ClusterLabelBuilder(settings, state["num_samples"])

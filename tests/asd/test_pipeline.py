@@ -62,6 +62,9 @@ def test_kmedoids_distance_reaches_the_mapper_and_old_checkpoints_load():
     _builder(kmedoids_distance="linear").load_state_dict(state)
     with pytest.raises(ValueError, match="ASD settings differ"):
         _builder().load_state_dict(state)
+    state["settings"]["a_later_setting"] = 1  # from a newer version: refused with the same clear error
+    with pytest.raises(ValueError, match="ASD settings differ"):
+        _builder(kmedoids_distance="linear").load_state_dict(state)
 
 
 def test_transitions_become_cluster_labels_after_warm_up():

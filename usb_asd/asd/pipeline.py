@@ -80,6 +80,11 @@ class ASDSettings:
         if self.window < 1:
             raise ValueError(f"asd_window must be >= 1, got {self.window}")
 
+    @classmethod
+    def from_saved(cls, saved: Dict[str, Any]) -> "ASDSettings":
+        """Settings as stored in a checkpoint; a setting added since takes the value those runs had."""
+        return cls(**{**_SETTINGS_BEFORE_THEY_EXISTED, **saved})
+
 
 class ClusterLabelBuilder:
     """Keeps ASD's slots, transitions and instance->cluster map, and builds cluster labels.
@@ -203,8 +208,11 @@ class ClusterLabelBuilder:
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        saved = {**_SETTINGS_BEFORE_THEY_EXISTED, **state["settings"]}
-        if saved != asdict(self.settings) or state["num_samples"] != self.num_samples:
+        try:
+            saved = ASDSettings.from_saved(state["settings"])
+        except (TypeError, ValueError):  # a key or value this version does not know
+            saved = None
+        if saved != self.settings or state["num_samples"] != self.num_samples:
             raise ValueError(
                 "the checkpoint's ASD settings differ from this run's: "
                 f"{state['settings']} (N={state['num_samples']}) vs {asdict(self.settings)} (N={self.num_samples})"
