@@ -73,17 +73,18 @@ def main() -> int:
         print("| --- | --- | --- | --- | --- |")
         from run_configs import summarise
 
-        for name, label in (
-            ("digits_asd.json", "default (uniform sampler, OT, CTT map, spectral distance)"),
-            ("digits_asd_linear.json", "linear distance (the base of the rows below)"),
+        for name, label, variants_file, prefix in (
+            ("digits_asd.json", "default (uniform sampler, OT, CTT map, spectral distance)",
+             "digits_asd_ablations_spectral.json", "spectral"),
+            ("digits_asd_linear.json", "linear distance", "digits_asd_ablations.json", "linear"),
         ):
             runs = [r for r in (_load(name) or {}).get("runs", [])
                     if r["config"].endswith("asd_freematch_digits.yaml") and r["seed"] in ablations["seeds"]]
             if runs:
                 summary = summarise(runs)
                 print(f"| {label}; runs of {name} | {summary['acc']['n']} | {_scores(summary)} |")
-        for variant, summary, _ in _variant_rows(ablations):
-            print(f"| linear + {variant} | {summary['acc']['n']} | {_scores(summary)} |")
+            for variant, summary, _ in _variant_rows(_load(variants_file) or {"summary": {}}):
+                print(f"| {prefix} + {variant} | {summary['acc']['n']} | {_scores(summary)} |")
     round_iter = _load("digits_asd_round_iter.json")
     if round_iter:
         print()
@@ -137,6 +138,17 @@ def _paired_row(label: str, key: str, without: dict, with_cm: dict) -> str:
             f"({per_seed}) |")
 
 
+def _print_paired_table(headers, rows) -> None:
+    """A markdown table of :func:`_paired_row` rows ``(label, key, before, after)``; rows missing a side are left out."""
+    rows = [r for r in rows if r[2] and r[3]]
+    if rows:
+        print()
+        print(f"| {headers[0]} | seeds | {headers[1]} | {headers[2]} | paired difference, points (per seed) |")
+        print("| --- | --- | --- | --- | --- |")
+        for label, key, before, after in rows:
+            print(_paired_row(label, key, before, after))
+
+
 def print_distance_table() -> None:
     """ASD, spectral (default) vs linear k-Medoids distance, paired by seed (same sample draws until the maps differ)."""
     linear_freematch = _runs_of("digits_asd_linear.json", "/asd_freematch_digits.yaml")
@@ -151,13 +163,7 @@ def print_distance_table() -> None:
         ("ASD + FixMatch (ACC)", "acc", _runs_of("digits_asd_linear.json", "/asd_fixmatch_digits.yaml"),
          _runs_of("digits_asd.json", "/asd_fixmatch_digits.yaml")),
     ]
-    rows = [r for r in rows if r[2] and r[3]]
-    if rows:
-        print()
-        print("| k-Medoids distance | seeds | linear | spectral | paired difference, points (per seed) |")
-        print("| --- | --- | --- | --- | --- |")
-        for label, key, linear, spectral in rows:
-            print(_paired_row(label, key, linear, spectral))
+    _print_paired_table(("k-Medoids distance", "linear", "spectral"), rows)
 
 
 def print_supercm_tables() -> None:
@@ -178,13 +184,7 @@ def print_supercm_tables() -> None:
          _runs_of("digits_da_fixmatch.json", "/da_fixmatch_digits.yaml"),
          _runs_of("digits_da_fixmatch.json", "/da_supercm_fixmatch_digits.yaml")),
     ]
-    rows = [r for r in rows if r[2] and r[3]]
-    if rows:
-        print()
-        print("| run | seeds | without SuperCM | with SuperCM | paired difference, points (per seed) |")
-        print("| --- | --- | --- | --- | --- |")
-        for label, key, without, with_cm in rows:
-            print(_paired_row(label, key, without, with_cm))
+    _print_paired_table(("run", "without SuperCM", "with SuperCM"), rows)
     standalone = _runs_of("digits_supercm_standalone.json", "/supercm_digits_10.yaml")
     if standalone:
         top1 = [r["top1"] for r in standalone.values()]
