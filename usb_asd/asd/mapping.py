@@ -6,6 +6,11 @@ classes using the class-transition similarity ``S`` of
 between which predictions often move are grouped. The result is an
 instance->cluster map ``g: {0..n_l-1} -> {0..k-1}``.
 
+``D`` is made from ``S`` in one of two ways (``asd_kmedoids_distance``):
+:func:`similarity_to_distance` (``1 - S / max S``) or :func:`spectral_distance`
+(Euclidean distance in the normalised spectral embedding of ``S``, the
+default, less misled by classes with many transitions to everything).
+
 k-medoids on a precomputed dissimilarity ``D`` minimises
 
 .. math:: \\sum_{c=1}^{k} \\sum_{i \\in C_c} D_{i, m_c}
