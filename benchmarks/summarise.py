@@ -149,6 +149,12 @@ def _print_paired_table(headers, rows) -> None:
             print(_paired_row(label, key, before, after))
 
 
+def _grid_asd_runs(folder: str, learner: str) -> dict:
+    """``{seed: run}`` of one learner's ASD cells in a comparison grid's results.json."""
+    data = _load(os.path.join(folder, "results.json")) or {}
+    return {r["seed"]: r for r in data.get("runs", []) if r["learner"] == learner and r["labels"] == 0}
+
+
 def print_distance_table() -> None:
     """ASD, spectral (default) vs linear k-Medoids distance, paired by seed (same sample draws until the maps differ)."""
     linear_freematch = _runs_of("digits_asd_linear.json", "/asd_freematch_digits.yaml")
@@ -163,6 +169,10 @@ def print_distance_table() -> None:
         ("ASD + FixMatch (ACC)", "acc", _runs_of("digits_asd_linear.json", "/asd_fixmatch_digits.yaml"),
          _runs_of("digits_asd.json", "/asd_fixmatch_digits.yaml")),
     ]
+    # The comparison grid's ASD cells (1,000 iterations), before and after the switch.
+    for learner in ("fixmatch", "freematch", "flexmatch", "softmatch"):
+        rows.append((f"grid: ASD + {learner}, 1,000 iterations (ACC)", "acc",
+                     _grid_asd_runs("compare_digits_1000_linear", learner), _grid_asd_runs("compare_digits_1000", learner)))
     _print_paired_table(("k-Medoids distance", "linear", "spectral"), rows)
 
 
