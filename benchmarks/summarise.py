@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Optional
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -78,8 +79,7 @@ def main() -> int:
              "digits_asd_ablations_spectral.json", "spectral"),
             ("digits_asd_linear.json", "linear distance", "digits_asd_ablations.json", "linear"),
         ):
-            runs = [r for r in (_load(name) or {}).get("runs", [])
-                    if r["config"].endswith("asd_freematch_digits.yaml") and r["seed"] in ablations["seeds"]]
+            runs = [r for seed, r in _runs_of(name, "/asd_freematch_digits.yaml").items() if seed in ablations["seeds"]]
             if runs:
                 summary = summarise(runs)
                 print(f"| {label}; runs of {name} | {summary['acc']['n']} | {_scores(summary)} |")
@@ -107,10 +107,11 @@ def main() -> int:
     return 0
 
 
-def _runs_of(name: str, config_suffix: str) -> dict:
-    """``{seed: record}`` of one config's runs in one results file."""
+def _runs_of(name: str, config_suffix: str, variant: Optional[str] = None) -> dict:
+    """``{seed: record}`` of one config's runs in one results file (of one ``--variant``, if given)."""
     data = _load(name) or {}
-    return {r["seed"]: r for r in data.get("runs", []) if r["config"].endswith(config_suffix)}
+    return {r["seed"]: r for r in data.get("runs", [])
+            if r["config"].endswith(config_suffix) and (variant is None or r.get("variant") == variant)}
 
 
 def _mean_std(values) -> str:
@@ -159,8 +160,7 @@ def print_distance_table() -> None:
     """ASD, spectral (default) vs linear k-Medoids distance, paired by seed (same sample draws until the maps differ)."""
     linear_freematch = _runs_of("digits_asd_linear.json", "/asd_freematch_digits.yaml")
     # Seeds 3-4 of the linear default: the round500 variant is that same configuration.
-    linear_freematch.update({r["seed"]: r for r in (_load("digits_asd_round_iter.json") or {}).get("runs", [])
-                             if r.get("variant") == "round500"})
+    linear_freematch.update(_runs_of("digits_asd_round_iter.json", "/asd_freematch_digits.yaml", variant="round500"))
     spectral_freematch = _runs_of("digits_asd.json", "/asd_freematch_digits.yaml")
     spectral_freematch.update(_runs_of("digits_asd_seeds34.json", "/asd_freematch_digits.yaml"))
     rows = [
