@@ -31,7 +31,7 @@ from ..config import PluginArgument
 from ..core.checkpoint_codec import decode, encode
 from ..nets.two_head import TwoHeadNet, unwrap
 from .mapping import DISTANCES
-from .pipeline import ALIGNMENTS, MAPPINGS, SAMPLERS, ASDSettings, ClusterLabelBuilder
+from .pipeline import ALIGNMENTS, MAPPINGS, REDRAW_LABELS, SAMPLERS, ASDSettings, ClusterLabelBuilder
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
 #: Where class transitions are read (``asd_transitions``): an image's argmax at
@@ -58,6 +58,9 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_mapping", str, "ctt", f"one of {MAPPINGS}: instance->cluster map (random is an ablation)"),
     PluginArgument("--asd_kmedoids_distance", str, "spectral",
                    f"one of {DISTANCES}: k-Medoids distance 1 - S/max S, or in the spectral embedding of S"),
+    PluginArgument("--asd_redraw_labels", str, "slot",
+                   f"one of {REDRAW_LABELS}: a redraw's new instance takes its slot's cluster, "
+                   "or the cluster with the most instance-head probability"),
 ]
 
 
@@ -96,6 +99,7 @@ def asd_settings_from_args(args) -> ASDSettings:
         window=args.asd_window,
         mapping=args.asd_mapping,
         kmedoids_distance=args.asd_kmedoids_distance,
+        redraw_labels=args.asd_redraw_labels,
         seed=args.seed,
     )
 
@@ -270,7 +274,7 @@ class ASDAdaptorMixin:
             features, _ = self.asd_forward(np.arange(builder.num_samples), "asd: pool features")
         instances = builder.draw(features)
         log_probs = None
-        if builder.settings.alignment == "ot" and builder.slots is not None:
+        if builder.needs_log_probs:
             _, log_probs = self.asd_forward(instances, "asd: align")
         builder.place(instances, log_probs)
         self.asd_publish_slots(first_iteration)

@@ -40,7 +40,13 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn_extra.cluster import KMedoids
 
-__all__ = ["InstanceClusterMapper", "random_mapping", "similarity_to_distance", "spectral_distance"]
+__all__ = [
+    "InstanceClusterMapper",
+    "cluster_posterior",
+    "random_mapping",
+    "similarity_to_distance",
+    "spectral_distance",
+]
 
 _METHODS = ("alternate", "pam")
 #: How a similarity becomes k-medoids' dissimilarity (``asd_kmedoids_distance``).
@@ -146,6 +152,25 @@ def _make_distinct(dist: np.ndarray, medoids: np.ndarray) -> np.ndarray:
     return medoids
 
 
+def _partition_medoids(dist: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Medoids of a given partition: per cluster, the member with the smallest in-cluster distance sum.
+
+    An empty cluster gets the class farthest from the medoids chosen so far
+    (as :func:`_make_distinct` does), so the ``k`` medoids are always distinct.
+    """
+    medoids = np.full(k, -1, dtype=np.int64)
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        if members.size:
+            medoids[c] = members[int(np.argmin(dist[np.ix_(members, members)].sum(axis=1)))]
+    for c in np.flatnonzero(medoids < 0):  # some cluster is non-empty: labels has n >= 1 entries
+        chosen = medoids[medoids >= 0]
+        gap = dist[:, chosen].min(axis=1)
+        gap[chosen] = -np.inf
+        medoids[c] = int(np.argmax(gap))
+    return medoids
+
+
 def _alternate(dist: np.ndarray, medoids: np.ndarray, max_iter: int) -> Tuple[np.ndarray, np.ndarray, int]:
     """Alternate k-medoids iterations from ``medoids`` until the medoids stop changing.
 
@@ -190,6 +215,39 @@ def _match_ids(new_labels: np.ndarray, old_labels: np.ndarray, k: int) -> np.nda
     new_to_old = np.empty(k, dtype=np.int64)
     new_to_old[rows] = cols
     return new_to_old
+
+
+def cluster_posterior(log_probs: np.ndarray, mapping: np.ndarray, num_clusters: int) -> np.ndarray:
+    """Cluster posterior of images from the instance head and the instance->cluster map.
+
+    With the instance head's ``p(j | x)`` over the ``n`` instance classes and
+    the map ``g``, the probability of cluster ``c`` is the mass of its classes:
+
+    .. math:: q(c \\mid x) = \\sum_{j : g(j) = c} p(j \\mid x)
+
+    Rows of ``q`` sum to 1; a cluster with no class has probability 0.
+
+    Args:
+        log_probs: ``(m, n)`` log-softmax of the instance head.
+        mapping: ``(n,)`` cluster id of each instance class, in ``[0, k)``.
+        num_clusters: ``k``.
+
+    Returns:
+        ``(m, k)`` float64 array ``q``.
+    """
+    log_probs = np.asarray(_numpy(log_probs), dtype=np.float64)
+    mapping = np.asarray(mapping, dtype=np.int64)
+    if log_probs.ndim != 2 or mapping.shape != (log_probs.shape[1],):
+        raise ValueError(
+            f"log_probs must be (m, n) and mapping (n,), got shapes {log_probs.shape} and {mapping.shape}"
+        )
+    if np.any((mapping < 0) | (mapping >= num_clusters)):
+        raise ValueError(f"mapping must hold cluster ids in [0, {num_clusters})")
+    probs = np.exp(log_probs - log_probs.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    posterior = np.zeros((log_probs.shape[0], num_clusters), dtype=np.float64)
+    np.add.at(posterior.T, mapping, probs.T)
+    return posterior
 
 
 def random_mapping(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -329,7 +387,12 @@ class InstanceClusterMapper:
             dist = spectral_distance(sim, self.num_clusters)
         else:
             dist = similarity_to_distance(sim)
-        start = self._medoids if self._medoids is not None else self._cold_start(dist)
+        if self._medoids is not None:
+            start = self._medoids
+        elif self._mapping is not None:  # a partition set by reassign(): its medoids under this D
+            start = _partition_medoids(dist, self._mapping, self.num_clusters)
+        else:
+            start = self._cold_start(dist)
         labels, medoids, _ = _alternate(dist, start, self.max_iter)
         if self._mapping is not None:
             new_to_old = _match_ids(labels, self._mapping, self.num_clusters)
@@ -342,8 +405,35 @@ class InstanceClusterMapper:
         self.num_fits += 1
         return self.mapping
 
+    def reassign(self, classes: np.ndarray, clusters: np.ndarray) -> None:
+        """Set the cluster of some instance classes, e.g. when new instances take their slots.
+
+        The medoids are then out of date: the next :meth:`fit` starts its
+        alternate iterations from the medoids of this partition under its own
+        distance (each cluster's member with the smallest in-cluster distance
+        sum; an emptied cluster gets the class farthest from the other medoids),
+        and matches the new ids to this partition's.
+
+        Args:
+            classes: Instance classes to relabel, distinct, in ``[0, n)``.
+            clusters: Their cluster ids, in ``[0, k)``.
+        """
+        if self._mapping is None:
+            raise ValueError("reassign needs a mapping: fit the mapper first")
+        classes = np.asarray(classes, dtype=np.int64)
+        clusters = np.asarray(clusters, dtype=np.int64)
+        n = self._mapping.size
+        if classes.ndim != 1 or classes.shape != clusters.shape:
+            raise ValueError(f"classes and clusters must be 1-d and of equal length, got {classes.shape} and {clusters.shape}")
+        if np.unique(classes).size != classes.size or np.any((classes < 0) | (classes >= n)):
+            raise ValueError(f"classes must be distinct instance classes in [0, {n})")
+        if np.any((clusters < 0) | (clusters >= self.num_clusters)):
+            raise ValueError(f"clusters must be cluster ids in [0, {self.num_clusters})")
+        self._mapping[classes] = clusters
+        self._medoids = None
+
     def state_dict(self) -> Dict[str, Any]:
-        """Settings, mapping and medoids."""
+        """Settings, mapping and medoids (None after :meth:`reassign`, until the next fit)."""
         return {
             "num_clusters": self.num_clusters,
             "seed": self.seed,
@@ -361,8 +451,8 @@ class InstanceClusterMapper:
         mapping = None if state["mapping"] is None else np.asarray(state["mapping"], dtype=np.int64)
         medoids = None if state["medoids"] is None else np.asarray(state["medoids"], dtype=np.int64)
         k = int(state["num_clusters"])
-        if (mapping is None) != (medoids is None):
-            raise ValueError("state mapping and medoids must both be set or both be None")
+        if mapping is None and medoids is not None:
+            raise ValueError("state medoids need a mapping")
         if medoids is not None:
             if medoids.shape != (k,) or np.unique(medoids).size != k:
                 raise ValueError(f"state medoids must be {k} distinct instance classes")

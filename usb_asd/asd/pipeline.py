@@ -20,16 +20,18 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from .alignment import align_to_slots, instance_slot_cost
-from .mapping import DISTANCES, InstanceClusterMapper, random_mapping
+from .mapping import DISTANCES, InstanceClusterMapper, cluster_posterior, random_mapping
 from .sampling import NonRepeatingSampler, PrototypeNeighbourSampler
 from .transitions import ClassTransitionTracker
 
 SAMPLERS = ("uniform", "prototype")
 ALIGNMENTS = ("ot", "none")
 MAPPINGS = ("ctt", "random")
+#: Cluster labels of a redraw's new instances (``asd_redraw_labels``).
+REDRAW_LABELS = ("slot", "posterior")
 
 #: Settings added after checkpoints were first written, with the value those checkpoints ran with.
-_SETTINGS_BEFORE_THEY_EXISTED = {"kmedoids_distance": "linear"}
+_SETTINGS_BEFORE_THEY_EXISTED = {"kmedoids_distance": "linear", "redraw_labels": "slot"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class ASDSettings:
         mapping: ``"ctt"`` (k-Medoids on transitions) or ``"random"`` (ablation).
         kmedoids_distance: ``"linear"`` (``1 - S / max S``) or ``"spectral"``
             (distance in the normalised spectral embedding of ``S``), see :mod:`.mapping`.
+        redraw_labels: Cluster label of a redraw's new instance: ``"slot"`` (that of
+            the slot it is placed in) or ``"posterior"`` (the cluster with the most
+            instance-head probability mass, :func:`.mapping.cluster_posterior`).
         seed: Seed of every random choice.
     """
 
@@ -57,6 +62,7 @@ class ASDSettings:
     window: int = 50
     mapping: str = "ctt"
     kmedoids_distance: str = "spectral"
+    redraw_labels: str = "slot"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -72,9 +78,15 @@ class ASDSettings:
             ("asd_alignment", self.alignment, ALIGNMENTS),
             ("asd_mapping", self.mapping, MAPPINGS),
             ("asd_kmedoids_distance", self.kmedoids_distance, DISTANCES),
+            ("asd_redraw_labels", self.redraw_labels, REDRAW_LABELS),
         ):
             if value not in allowed:
                 raise ValueError(f"{key} must be one of {allowed}, got {value!r}")
+        if self.redraw_labels == "posterior" and self.mapping != "ctt":
+            raise ValueError(
+                f"asd_redraw_labels: posterior relabels slots of the k-Medoids map; "
+                f"asd_mapping: {self.mapping} keeps its map fixed, so set asd_redraw_labels: slot"
+            )
         if self.ot_reg <= 0:
             raise ValueError(f"asd_ot_reg must be > 0, got {self.ot_reg}")
         if self.window < 1:
@@ -139,13 +151,22 @@ class ClusterLabelBuilder:
 
         With ``alignment="ot"`` and a previous round, instance ``i`` goes to the
         slot given by :func:`align_to_slots` on ``C[i, j] = -log p(j | x_i)``
-        (the instance head's log-softmax), so slot ``j`` keeps its meaning and
-        its cluster id stays valid. Otherwise slot ``j`` takes the ``j``-th instance.
+        (the instance head's log-softmax), so slot ``j`` keeps its meaning.
+        Otherwise slot ``j`` takes the ``j``-th instance.
+
+        Cluster labels (``redraw_labels``): with ``"slot"`` a new instance
+        inherits the cluster of its slot. The placement is one-to-one, so when
+        the new draw holds fewer images of a class than the old one, some
+        instances must take slots of another class. With ``"posterior"``, once a
+        map exists, the slot of instance ``i`` is relabelled
+        ``argmax_c q(c | x_i)`` (:func:`.mapping.cluster_posterior`), whatever
+        slot it took.
 
         Args:
             instances: ``(n_l,)`` distinct pool indices from :meth:`draw`.
             log_probs: ``(n_l, n_l)`` instance-head log-softmax on those instances
-                (rows follow ``instances``); required for OT after the first round.
+                (rows follow ``instances``); required after the first round for
+                OT, and for ``"posterior"`` labels once a map exists.
 
         Returns:
             The new ``slots`` array.
@@ -154,16 +175,31 @@ class ClusterLabelBuilder:
         n_l = self.settings.num_instances
         if instances.shape != (n_l,) or len(np.unique(instances)) != n_l:
             raise ValueError(f"instances must be {n_l} distinct pool indices, got shape {instances.shape}")
-        slots = instances.copy()
+        if self.needs_log_probs and log_probs is None:
+            raise ValueError(
+                f"asd_alignment: {self.settings.alignment} with asd_redraw_labels: "
+                f"{self.settings.redraw_labels} needs the instance head's log-probabilities of the new instances"
+            )
+        slot_of_instance = np.arange(n_l)
         if self.settings.alignment == "ot" and self.slots is not None:
-            if log_probs is None:
-                raise ValueError("asd_alignment: ot needs the instance head's log-probabilities of the new instances")
             slot_of_instance = align_to_slots(instance_slot_cost(log_probs), reg=self.settings.ot_reg)
-            slots = np.empty(n_l, dtype=np.int64)
-            slots[slot_of_instance] = instances
+        slots = np.empty(n_l, dtype=np.int64)
+        slots[slot_of_instance] = instances
+        if self.settings.redraw_labels == "posterior" and self.mapper.mapping is not None:
+            posterior = cluster_posterior(log_probs, self.mapper.mapping, self.settings.num_clusters)
+            self.mapper.reassign(slot_of_instance, posterior.argmax(axis=1))
         self.slots = slots
         self.rounds += 1
         return slots.copy()
+
+    @property
+    def needs_log_probs(self) -> bool:
+        """Whether the next :meth:`place` needs the instance head's log-probabilities of the new instances."""
+        if self.slots is None:
+            return False
+        return self.settings.alignment == "ot" or (
+            self.settings.redraw_labels == "posterior" and self.mapper.mapping is not None
+        )
 
     # ---- transitions and mapping --------------------------------------------
     def observe(self, sample_idx: np.ndarray, slot_predictions: np.ndarray) -> int:
