@@ -131,3 +131,28 @@ def test_transitions_across_views_feed_the_map(tmp_path, make_digits_config):
         _run(make_digits_config(**{**ASD, "asd_transitions": "epochs"}))
     with pytest.raises(ValueError, match="does not use; set asd_transitions: visits"):
         _run(make_digits_config(**{**ASD, "algorithm": "pseudolabel", "asd_transitions": "views"}))
+
+
+def test_posterior_redraw_labels_run_end_to_end(tmp_path, make_digits_config):
+    """asd_redraw_labels: posterior relabels a redraw's instances; the redraw's label ACC is logged."""
+    record = _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "asd_redraw_labels": "posterior",
+                                        "num_train_iter": 45, "num_eval_iter": 45, "num_log_iter": 10}))
+    assert record["iterations"] == 45 and 0.0 <= record["acc"] <= 1.0
+    log = (tmp_path / "run" / "log.txt").read_text()
+    # Redraws every 10 iterations; once a map exists (transitions start near iteration 20) they are scored.
+    assert "eval/asd_redraw_label_acc" in log
+    with pytest.raises(ValueError, match="asd_redraw_labels must be one of"):
+        _run(make_digits_config(**{**ASD, "asd_redraw_labels": "vote"}))
+
+
+def test_feature_kmeans_map_runs_end_to_end(tmp_path, make_digits_config):
+    """asd_mapping: features: the pool's features are clustered at each re-clustering, from warm-up on."""
+    record = _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "asd_mapping": "features",
+                                        "num_log_iter": 10}))
+    assert record["iterations"] == 30 and 0.0 <= record["acc"] <= 1.0
+    log = (tmp_path / "run" / "log.txt").read_text()
+    # Unlike the transition map (no transitions yet this early), this one exists as
+    # soon as warm-up ends: it is scored at iteration 10 and used from then on.
+    line_10 = next(line for line in log.splitlines() if "] 10 iteration" in line)
+    assert "eval/asd_label_acc" in line_10
+    assert "train/asd_labels_ready: 1.0000" in next(line for line in log.splitlines() if "] 20 iteration" in line)

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from usb_asd.asd.mapping import InstanceClusterMapper, _match_ids, random_mapping, spectral_distance
+from usb_asd.asd.mapping import (
+    InstanceClusterMapper,
+    _match_ids,
+    _partition_medoids,
+    cluster_posterior,
+    random_mapping,
+    spectral_distance,
+)
 
 
 def _planted(seed: int = 0, groups: int = 4, size: int = 5, noise: float = 1.0):
@@ -248,3 +255,84 @@ def test_distance_option_is_checked_and_kept_in_state():
     del old["distance"]  # a state written before the option existed
     restored.load_state_dict(old)
     assert restored.distance == "linear"
+
+
+# ---- cluster posterior and reassign (asd_redraw_labels: posterior) -------------
+
+
+def test_cluster_posterior_is_the_probability_mass_of_each_clusters_classes():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 5))
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    mapping = np.array([2, 0, 2, 1, 0])
+    q = cluster_posterior(log_probs, mapping, 4)
+    p = np.exp(log_probs)
+    np.testing.assert_allclose(q[:, 0], p[:, 1] + p[:, 4])
+    np.testing.assert_allclose(q[:, 1], p[:, 3])
+    np.testing.assert_allclose(q[:, 2], p[:, 0] + p[:, 2])
+    np.testing.assert_array_equal(q[:, 3], 0.0)  # a cluster with no class
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)
+    # Unnormalised logits give the same posterior: it normalises.
+    np.testing.assert_allclose(cluster_posterior(logits, mapping, 4), q)
+    with pytest.raises(ValueError, match="mapping must hold cluster ids"):
+        cluster_posterior(log_probs, np.array([0, 0, 4, 1, 1]), 4)
+    with pytest.raises(ValueError, match="shapes"):
+        cluster_posterior(log_probs, mapping[:4], 4)
+
+
+def test_mass_beats_the_argmax_class_when_a_cluster_spreads_over_classes():
+    # p = (0.4 | 0.3, 0.3): the argmax class is in cluster 0, but cluster 1 holds more mass.
+    q = cluster_posterior(np.log([[0.4, 0.3, 0.3]]), np.array([0, 1, 1]), 2)
+    np.testing.assert_allclose(q, [[0.4, 0.6]])
+
+
+def test_reassign_sets_labels_and_the_next_fit_starts_from_that_partition():
+    sim, truth = _planted(0)
+    mapper = InstanceClusterMapper(4, seed=0, distance="spectral")
+    mapper.fit(sim)
+    before = mapper.mapping
+    # Move one class of each of two groups to the other's cluster.
+    a = int(np.flatnonzero(truth == truth[0])[1])
+    b = int(np.flatnonzero(truth != truth[0])[0])
+    new = before.copy()
+    new[[a, b]] = before[[b, a]]
+    mapper.reassign([a, b], new[[a, b]])
+    np.testing.assert_array_equal(mapper.mapping, new)
+    assert mapper.medoids is None
+    # The similarity still says the planted groups: the fit restores them, with the
+    # ids of the reassigned partition (the majority of each group kept its id).
+    np.testing.assert_array_equal(mapper.fit(sim), before)
+    np.testing.assert_array_equal(mapper.mapping[mapper.medoids], np.arange(4))
+    with pytest.raises(ValueError, match="reassign needs a mapping"):
+        InstanceClusterMapper(4, seed=0).reassign([0], [1])
+    with pytest.raises(ValueError, match="distinct instance classes"):
+        mapper.reassign([0, 0], [1, 1])
+    with pytest.raises(ValueError, match="cluster ids"):
+        mapper.reassign([0], [4])
+
+
+def test_partition_medoids_fill_an_emptied_cluster_with_the_farthest_class():
+    # Points on a line: 0, 1, 2 | 10, 11 | 20; cluster 2 emptied.
+    x = np.array([0.0, 1.0, 2.0, 10.0, 11.0, 20.0])
+    dist = np.abs(x[:, None] - x[None, :])
+    medoids = _partition_medoids(dist, np.array([0, 0, 0, 1, 1, 1]), 3)
+    assert medoids[0] == 1  # the middle of {0, 1, 2}
+    assert medoids[1] == 4  # {10, 11, 20}: distance sums 11, 10, 19
+    assert medoids[2] == 5  # the emptied cluster: the class farthest from medoids 1 and 4
+    assert np.unique(medoids).size == 3
+
+
+def test_state_after_reassign_round_trips_and_refits_identically():
+    sim, _ = _planted(1)
+    mapper = InstanceClusterMapper(4, seed=0, distance="spectral")
+    mapper.fit(sim)
+    mapper.reassign([0, 1, 2], [3, 3, 0])
+    restored = InstanceClusterMapper(4, seed=5)
+    restored.load_state_dict(copy.deepcopy(mapper.state_dict()))
+    assert restored.medoids is None
+    np.testing.assert_array_equal(restored.mapping, mapper.mapping)
+    np.testing.assert_array_equal(restored.fit(sim + 0.5), mapper.fit(sim + 0.5))
+    bad = mapper.state_dict()
+    bad["mapping"] = None
+    with pytest.raises(ValueError, match="medoids need a mapping"):
+        InstanceClusterMapper(4, seed=0).load_state_dict(bad)

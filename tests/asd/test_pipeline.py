@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
 
@@ -114,3 +115,97 @@ def test_bad_settings_name_the_key(kw, match):
 def test_more_instances_than_samples_is_refused():
     with pytest.raises(ValueError, match="must not exceed the number of unlabelled samples"):
         ClusterLabelBuilder(ASDSettings(num_clusters=2, num_instances=30), num_samples=20)
+
+
+def _mismatched_redraw(b):
+    """A redraw whose draw holds three images of cluster 0 and one of cluster 1.
+
+    Slots 0, 1 are cluster 0 and slots 2, 3 cluster 1 (planted transitions).
+    New instances 0-2 sit between slots 0 and 1 and instance 3 on slot 2, so a
+    one-to-one placement must put one cluster-0 image into slot 3.
+    """
+    b.place(b.draw())
+    _planted_pairs(b)
+    assert b.recluster()
+    clusters = b.slot_clusters
+    new = b.draw()
+    probs = np.array(
+        [
+            [0.50, 0.46, 0.02, 0.02],
+            [0.46, 0.50, 0.02, 0.02],
+            [0.48, 0.48, 0.02, 0.02],
+            [0.02, 0.02, 0.94, 0.02],
+        ]
+    )
+    slots = b.place(new, np.log(probs))
+    return clusters, new, slots
+
+
+def test_slot_labels_inherit_the_slot_even_when_the_draw_forces_a_mismatch():
+    b = _builder()
+    clusters, new, slots = _mismatched_redraw(b)
+    assert slots[3] in new[:3]  # a cluster-0 image took the cluster-1 slot 3
+    np.testing.assert_array_equal(b.slot_clusters, clusters)
+
+
+def test_posterior_labels_follow_the_instance_head_mass_wherever_the_instance_lands():
+    b = _builder(redraw_labels="posterior")
+    clusters, new, slots = _mismatched_redraw(b)
+    labels = b.slot_clusters
+    for i, instance in enumerate(new):
+        expected = clusters[0] if i < 3 else clusters[2]
+        assert labels[int(np.flatnonzero(slots == instance)[0])] == expected
+    assert b.mapper.medoids is None  # the next fit starts from this partition
+    with pytest.raises(ValueError, match="log-probabilities"):
+        b.place(b.draw())
+    # Alignment off: slots in draw order, labels still from the posterior.
+    c = _builder(redraw_labels="posterior", alignment="none")
+    c.place(c.draw())
+    _planted_pairs(c)
+    c.recluster()
+    assert c.needs_log_probs  # for the posterior, though not for the placement
+    clusters = c.slot_clusters
+    new = c.draw()
+    probs = np.full((4, 4), 0.02)
+    probs[np.arange(4), [2, 3, 0, 1]] = 0.94
+    assert list(c.place(new, np.log(probs))) == list(new)
+    np.testing.assert_array_equal(c.slot_clusters, clusters[[2, 3, 0, 1]])
+
+
+def test_posterior_labels_need_the_ctt_map_and_old_checkpoints_load_as_slot():
+    with pytest.raises(ValueError, match="asd_redraw_labels must be one of"):
+        _builder(redraw_labels="vote")
+    with pytest.raises(ValueError, match="asd_mapping: random does not use"):
+        _builder(redraw_labels="posterior", mapping="random")
+    assert _builder().settings.redraw_labels == "slot"  # the default
+    state = _builder().state_dict()
+    del state["settings"]["redraw_labels"]  # written before the key existed
+    _builder().load_state_dict(state)
+    with pytest.raises(ValueError, match="ASD settings differ"):
+        _builder(redraw_labels="posterior").load_state_dict(state)
+
+
+def test_feature_map_labels_each_instance_with_its_images_cluster():
+    rng = np.random.default_rng(0)
+    truth = np.arange(20) % 2  # two planted groups of pool images
+    features = np.where(truth[:, None] == 0, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]) + 0.01 * rng.normal(size=(20, 3))
+    b = _builder(mapping="features")
+    assert b.needs_features_to_recluster and not _builder().needs_features_to_recluster
+    b.place(b.draw())
+    assert b.slot_clusters is None  # warm-up: no map yet
+    with pytest.raises(ValueError, match="asd_mapping: features needs features of all 20"):
+        b.recluster()
+    assert b.recluster(features)
+    clusters = b.slot_clusters
+    assert adjusted_rand_score(truth[b.slots], clusters) == 1.0
+    # A redraw: the new instances take their own images' clusters, wherever they land.
+    slots = b.place(b.draw(), np.log(np.full((4, 4), 0.25)))
+    pool_ids = b.state_dict()["pool_clusters"]
+    np.testing.assert_array_equal(b.slot_clusters, pool_ids[slots])
+    # State: the pool's clusters survive; a state from before the option loads without them.
+    restored = _builder(mapping="features")
+    restored.load_state_dict(b.state_dict())
+    np.testing.assert_array_equal(restored.slot_clusters, b.slot_clusters)
+    old = _builder().state_dict()
+    del old["pool_clusters"]
+    _builder().load_state_dict(old)

@@ -55,7 +55,9 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_instance_p_cutoff", float, 0.95, "confidence threshold of that consistency"),
     PluginArgument("--asd_transitions", str, "visits",
                    f"one of {TRANSITION_SOURCES}: argmax moves between an image's visits, or weak -> strong view"),
-    PluginArgument("--asd_mapping", str, "ctt", f"one of {MAPPINGS}: instance->cluster map (random is an ablation)"),
+    PluginArgument("--asd_mapping", str, "ctt",
+                   f"one of {MAPPINGS}: instance->cluster map by class transitions (ASD), random (ablation), "
+                   "or k-means on the pool's features (not the paper's)"),
     PluginArgument("--asd_kmedoids_distance", str, "spectral",
                    f"one of {DISTANCES}: k-Medoids distance 1 - S/max S, or in the spectral embedding of S"),
     PluginArgument("--asd_redraw_labels", str, "slot",
@@ -224,7 +226,8 @@ class ASDAdaptorMixin:
     def asd_label_score(self) -> Optional[float]:
         """ACC of the current slots' cluster labels against ground truth, when the pool has it.
 
-        A diagnostic score, logged as ``eval/asd_label_acc``: ground truth is read
+        A diagnostic score, logged as ``eval/asd_label_acc`` at each re-clustering and as
+        ``eval/asd_redraw_label_acc`` right after a redraw: ground truth is read
         here only to measure, never to train.
         """
         from ..metrics import cluster_accuracy
@@ -261,6 +264,14 @@ class ASDAdaptorMixin:
         finally:
             model.train(was_training)
         return torch.cat(feats).double().numpy(), torch.cat(log_probs).double().numpy()
+
+    def asd_recluster(self) -> bool:
+        """Rebuild the instance->cluster map (with the pool's features when the map needs them)."""
+        builder = self.asd_builder
+        features = None
+        if builder.needs_features_to_recluster:
+            features, _ = self.asd_forward(np.arange(builder.num_samples), "asd: pool features")
+        return builder.recluster(features)
 
     def asd_new_round(self, first_iteration: int) -> None:
         """Draw a new sample set, place it in slots (OT-aligned unless switched off) and publish it.

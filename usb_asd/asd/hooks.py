@@ -95,9 +95,12 @@ class ASDRoundHook(Hook):
     def after_train_step(self, algorithm) -> None:
         args, it = algorithm.args, algorithm.it + 1
         if it >= args.asd_warmup_iter and it % args.asd_cluster_iter == 0:
-            algorithm.asd_builder.recluster()
+            algorithm.asd_recluster()
             score = algorithm.asd_label_score()
             if score is not None:
                 algorithm.log_dict["eval/asd_label_acc"] = score
         if it % args.asd_round_iter == 0 and it < algorithm.num_train_iter:
             algorithm.asd_new_round(it)
+            score = algorithm.asd_label_score()
+            if score is not None:  # the new instances' labels, before any re-clustering
+                algorithm.log_dict["eval/asd_redraw_label_acc"] = score

@@ -20,13 +20,14 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from .alignment import align_to_slots, instance_slot_cost
+from .feature_clusters import feature_kmeans
 from .mapping import DISTANCES, InstanceClusterMapper, cluster_posterior, random_mapping
 from .sampling import NonRepeatingSampler, PrototypeNeighbourSampler
 from .transitions import ClassTransitionTracker
 
 SAMPLERS = ("uniform", "prototype")
 ALIGNMENTS = ("ot", "none")
-MAPPINGS = ("ctt", "random")
+MAPPINGS = ("ctt", "random", "features")
 #: Cluster labels of a redraw's new instances (``asd_redraw_labels``).
 REDRAW_LABELS = ("slot", "posterior")
 
@@ -45,7 +46,9 @@ class ASDSettings:
         alignment: ``"ot"`` (Sinkhorn + rounding) or ``"none"`` (slot ``j`` <- ``j``-th draw).
         ot_reg: Entropic regularisation of Sinkhorn, relative to the largest cost.
         window: ``N_b``, batches of transitions the tracker remembers.
-        mapping: ``"ctt"`` (k-Medoids on transitions) or ``"random"`` (ablation).
+        mapping: ``"ctt"`` (k-Medoids on transitions), ``"random"`` (ablation) or
+            ``"features"`` (each instance takes its image's cluster in a k-means
+            of the pool's features, :mod:`.feature_clusters`; not the paper's).
         kmedoids_distance: ``"linear"`` (``1 - S / max S``) or ``"spectral"``
             (distance in the normalised spectral embedding of ``S``), see :mod:`.mapping`.
         redraw_labels: Cluster label of a redraw's new instance: ``"slot"`` (that of
@@ -84,8 +87,8 @@ class ASDSettings:
                 raise ValueError(f"{key} must be one of {allowed}, got {value!r}")
         if self.redraw_labels == "posterior" and self.mapping != "ctt":
             raise ValueError(
-                f"asd_redraw_labels: posterior relabels slots of the k-Medoids map; "
-                f"asd_mapping: {self.mapping} keeps its map fixed, so set asd_redraw_labels: slot"
+                f"asd_redraw_labels: posterior relabels slots of the k-Medoids map, which "
+                f"asd_mapping: {self.mapping} does not use; set asd_redraw_labels: slot"
             )
         if self.ot_reg <= 0:
             raise ValueError(f"asd_ot_reg must be > 0, got {self.ot_reg}")
@@ -122,6 +125,7 @@ class ClusterLabelBuilder:
         self.slots: Optional[np.ndarray] = None
         self.rounds = 0
         self._random_map: Optional[np.ndarray] = None
+        self._pool_clusters: Optional[np.ndarray] = None  # asd_mapping: features
         if settings.mapping == "random":
             self._random_map = random_mapping(n_l, settings.num_clusters, np.random.default_rng(seed + 2))
 
@@ -210,9 +214,28 @@ class ClusterLabelBuilder:
         """Record the instance head's argmax moving from each image's weak view to its strong view."""
         return self.tracker.record(weak_predictions, strong_predictions)
 
-    def recluster(self) -> bool:
-        """Re-run k-Medoids on the transition similarity; True once a mapping exists."""
+    @property
+    def needs_features_to_recluster(self) -> bool:
+        """Whether :meth:`recluster` needs features of the whole pool (``mapping="features"``)."""
+        return self.settings.mapping == "features"
+
+    def recluster(self, features: Optional[np.ndarray] = None) -> bool:
+        """Rebuild the map: k-Medoids on the transition similarity, or k-means on pool features.
+
+        Args:
+            features: ``(N, d)`` features of the whole pool, needed with ``mapping="features"``.
+
+        Returns:
+            True once a mapping exists.
+        """
         if self._random_map is not None:
+            return True
+        if self.settings.mapping == "features":
+            if features is None or len(features) != self.num_samples:
+                raise ValueError(f"asd_mapping: features needs features of all {self.num_samples} unlabelled samples")
+            self._pool_clusters = feature_kmeans(
+                features, self.settings.num_clusters, self.settings.seed, previous=self._pool_clusters
+            )
             return True
         self.mapper.fit(self.tracker.similarity())
         return self.mapper.mapping is not None
@@ -222,6 +245,8 @@ class ClusterLabelBuilder:
         """Cluster id of each slot, ``(n_l,)``, or None while no mapping exists (warm-up)."""
         if self._random_map is not None:
             return self._random_map.copy()
+        if self.settings.mapping == "features":
+            return None if self._pool_clusters is None or self.slots is None else self._pool_clusters[self.slots]
         return self.mapper.mapping
 
     def labels_for_slots(self, slot_idx: np.ndarray) -> Optional[np.ndarray]:
@@ -241,6 +266,7 @@ class ClusterLabelBuilder:
             "slots": None if self.slots is None else self.slots.copy(),
             "rounds": self.rounds,
             "random_map": None if self._random_map is None else self._random_map.copy(),
+            "pool_clusters": None if self._pool_clusters is None else self._pool_clusters.copy(),
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
@@ -260,3 +286,5 @@ class ClusterLabelBuilder:
         self.slots = None if state["slots"] is None else np.asarray(state["slots"], dtype=np.int64)
         self.rounds = int(state["rounds"])
         self._random_map = None if state["random_map"] is None else np.asarray(state["random_map"])
+        pool_clusters = state.get("pool_clusters")  # absent from states written before the option
+        self._pool_clusters = None if pool_clusters is None else np.asarray(pool_clusters, dtype=np.int64)

@@ -1,0 +1,125 @@
+"""Replay a redraw on finished ASD runs, offline, and score the new instances' cluster labels.
+
+    python benchmarks/asd_redraw_offline.py --runs saved_models/benchmarks/asd_freematch_digits_seed* \
+        --redraws 5 --out benchmarks/results/digits_asd_redraw_offline.json
+
+From each run folder's ``latest_model.pth`` (the net and the label builder's
+state at the end of training) this draws the next sample sets with the run's
+own sampler (``--redraws`` of them, each from the saved state, the r-th one
+after skipping r draws), places each by OT on the instance head's
+log-probabilities as training would, and scores against the digits' ground
+truth (ACC with Hungarian matching, as ``eval/asd_label_acc``):
+
+* ``current``: the labels of the instances in the slots at the end of training;
+* ``slot``: the new instances labelled by the slot they were placed in
+  (``asd_redraw_labels: slot``);
+* ``posterior``: labelled ``argmax_c q(c | x)``, the cluster holding the most
+  instance-head probability (``asd_redraw_labels: posterior``).
+
+Ground truth is read here to measure only. Digits only, ``net: cnn_small``
+runs with the plain two-head net (not SuperCM's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import usb_asd  # noqa: E402,F401  (makes PyPI's CUDA torchvision importable)
+from usb_asd.asd.mapping import cluster_posterior  # noqa: E402
+from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
+from usb_asd.core.checkpoint_codec import decode  # noqa: E402
+from usb_asd.data.digits import load_digits  # noqa: E402
+from usb_asd.data.transforms import build_augmentations  # noqa: E402
+from usb_asd.metrics import cluster_accuracy  # noqa: E402
+from usb_asd.nets.small_cnn import cnn_small  # noqa: E402
+from usb_asd.nets.two_head import TwoHeadNet  # noqa: E402
+from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
+
+KEYS = ("current", "slot", "posterior")
+
+
+def pool_log_probs(checkpoint: dict, num_instances: int, images: torch.Tensor) -> np.ndarray:
+    """Instance-head log-softmax of the whole pool (eval mode, the raw model, as training aligns)."""
+    net = TwoHeadNet(cnn_small(num_classes=10), num_instances)
+    net.load_state_dict(checkpoint["model"])  # strict: a net of another shape is refused
+    net.eval()
+    with torch.no_grad():
+        return torch.log_softmax(net(images)["logits_instance"].double(), dim=1).numpy()
+
+
+def score_run(path: str, images: torch.Tensor, targets: np.ndarray, redraws: int):
+    """Mean over ``redraws`` replayed redraws of each key's label ACC, or None if not a CTT + OT run."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    state = decode(checkpoint["asd"])
+    settings = ASDSettings.from_saved(state["settings"])
+    if settings.mapping != "ctt" or settings.alignment != "ot" or state["mapper"]["mapping"] is None:
+        return None
+    if len(targets) != state["num_samples"]:
+        raise ValueError(f"{path}: pool of {state['num_samples']} samples, digits' train split has {len(targets)}")
+    log_probs = pool_log_probs(checkpoint, settings.num_instances, images)
+    scores = {key: [] for key in KEYS}
+    for skip in range(redraws):
+        builder = ClusterLabelBuilder(settings, state["num_samples"])
+        builder.load_state_dict(state)
+        clusters = builder.slot_clusters
+        scores["current"].append(cluster_accuracy(targets[builder.slots], clusters))
+        for _ in range(skip):
+            builder.draw()
+        new = builder.draw()
+        slots = builder.place(new, log_probs[new])
+        scores["slot"].append(cluster_accuracy(targets[slots], clusters))
+        posterior = cluster_posterior(log_probs[new], clusters, settings.num_clusters).argmax(axis=1)
+        scores["posterior"].append(cluster_accuracy(targets[new], posterior))
+    return {key: statistics.fmean(values) for key, values in scores.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", nargs="+", required=True, help="run folders holding latest_model.pth")
+    parser.add_argument("--redraws", type=int, default=5, help="replayed redraws per run (>= 1)")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    if args.redraws < 1:
+        raise ValueError(f"--redraws must be >= 1, got {args.redraws}")
+    splits = load_digits()
+    tf = build_augmentations("glyph", 8, 0.875, splits.mean, splits.std).eval
+    images = torch.stack([tf(Image.fromarray(img)) for img in splits.train_images])
+    rows = {}
+    for folder in sorted(args.runs):
+        checkpoint = os.path.join(folder, "latest_model.pth")
+        if not os.path.isfile(checkpoint):
+            raise FileNotFoundError(f"--runs: {folder!r} has no latest_model.pth (not a finished run folder)")
+        row = score_run(checkpoint, images, splits.train_targets, args.redraws)
+        if row is not None:
+            rows[os.path.basename(os.path.normpath(folder))] = row
+            print(f"{os.path.basename(folder):48s} " + " ".join(f"{k} {row[k]:.3f}" for k in KEYS))
+    if not rows:
+        raise ValueError("--runs: no finished run with asd_mapping: ctt and asd_alignment: ot")
+    summary = {key: {"mean": statistics.fmean(r[key] for r in rows.values()), "n": len(rows)} for key in KEYS}
+    diff = [r["posterior"] - r["slot"] for r in rows.values()]
+    summary["posterior_vs_slot"] = {
+        "mean": statistics.fmean(diff), "wins": sum(d > 0 for d in diff), "losses": sum(d < 0 for d in diff),
+    }
+    print(" ".join(f"{k} {v['mean']:.3f}" for k, v in summary.items()))
+    write_json_atomic(args.out, {
+        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+        "commit": git_commit(),
+        "machine": machine_info(),
+        "redraws": args.redraws,
+        "runs": rows,
+        "summary": summary,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
