@@ -95,6 +95,7 @@ def main() -> int:
             print(f"| {variant} | {summary['acc']['n']} | {_cell(summary, 'acc')} ({accs}) | "
                   f"{_cell(summary, 'nmi')} | {_cell(summary, 'ari')} |")
     print_distance_table()
+    print_label_source_table()
     overhead = _load("digits_asd_overhead.json")
     if overhead:
         print()
@@ -161,8 +162,7 @@ def print_distance_table() -> None:
     linear_freematch = _runs_of("digits_asd_linear.json", "/asd_freematch_digits.yaml")
     # Seeds 3-4 of the linear default: the round500 variant is that same configuration.
     linear_freematch.update(_runs_of("digits_asd_round_iter.json", "/asd_freematch_digits.yaml", variant="round500"))
-    spectral_freematch = _runs_of("digits_asd.json", "/asd_freematch_digits.yaml")
-    spectral_freematch.update(_runs_of("digits_asd_seeds34.json", "/asd_freematch_digits.yaml"))
+    spectral_freematch = _default_freematch_runs()
     rows = [
         ("ASD + FreeMatch (ACC)", "acc", linear_freematch, spectral_freematch),
         ("ASD + FreeMatch (NMI)", "nmi", linear_freematch, spectral_freematch),
@@ -174,6 +174,27 @@ def print_distance_table() -> None:
         rows.append((f"grid: ASD + {learner}, 1,000 iterations (ACC)", "acc",
                      _grid_asd_runs("compare_digits_1000_linear", learner), _grid_asd_runs("compare_digits_1000", learner)))
     _print_paired_table(("k-Medoids distance", "linear", "spectral"), rows)
+
+
+def _default_freematch_runs() -> dict:
+    """``{seed: record}`` of ASD + FreeMatch at the defaults (spectral distance), seeds 0-4."""
+    runs = _runs_of("digits_asd.json", "/asd_freematch_digits.yaml")
+    runs.update(_runs_of("digits_asd_seeds34.json", "/asd_freematch_digits.yaml"))
+    return runs
+
+
+def print_label_source_table() -> None:
+    """How the sampled instances get their cluster labels: variants against the default, paired by seed."""
+    default = _default_freematch_runs()
+    rows = []
+    for label, name, variant in (
+        ("redraw labels: posterior", "digits_asd_redraw_labels.json", "posterior"),
+        ("map: k-means on features", "digits_asd_feature_map.json", "features"),
+    ):
+        runs = _runs_of(name, "/asd_freematch_digits.yaml", variant=variant)
+        rows.append((f"{label} (ACC)", "acc", default, runs))
+        rows.append((f"{label} (NMI)", "nmi", default, runs))
+    _print_paired_table(("ASD + FreeMatch, labels of the sampled instances", "default", "variant"), rows)
 
 
 def print_supercm_tables() -> None:

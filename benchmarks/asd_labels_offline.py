@@ -1,20 +1,21 @@
-"""Replay a redraw on finished ASD runs, offline, and score the new instances' cluster labels.
+"""Score, offline on finished ASD runs, each way this plugin can label the sampled instances.
 
-    python benchmarks/asd_redraw_offline.py --runs saved_models/benchmarks/asd_freematch_digits_seed* \
-        --redraws 5 --out benchmarks/results/digits_asd_redraw_offline.json
+    python benchmarks/asd_labels_offline.py --runs saved_models/benchmarks/asd_freematch_digits_seed* \
+        --redraws 5 --out benchmarks/results/digits_asd_labels_offline.json
 
 From each run folder's ``latest_model.pth`` (the net and the label builder's
-state at the end of training) this draws the next sample sets with the run's
-own sampler (``--redraws`` of them, each from the saved state, the r-th one
-after skipping r draws), places each by OT on the instance head's
-log-probabilities as training would, and scores against the digits' ground
-truth (ACC with Hungarian matching, as ``eval/asd_label_acc``):
+state at the end of training) this scores cluster labels against the digits'
+ground truth (ACC with Hungarian matching, as ``eval/asd_label_acc``):
 
-* ``current``: the labels of the instances in the slots at the end of training;
-* ``slot``: the new instances labelled by the slot they were placed in
-  (``asd_redraw_labels: slot``);
-* ``posterior``: labelled ``argmax_c q(c | x)``, the cluster holding the most
-  instance-head probability (``asd_redraw_labels: posterior``).
+* ``current``: the run's own labels of the instances in its slots;
+* ``features``: the same instances labelled by their images' clusters in a
+  k-means of the whole pool's features (``asd_mapping: features``, a first fit);
+* and, replaying a redraw (the run's own sampler draws the next sample set,
+  ``--redraws`` times, the r-th after skipping r draws; OT places it on the
+  instance head's log-probabilities as training would), the new instances
+  labelled by the slot they were placed in (``slot``, ``asd_redraw_labels:
+  slot``) or by ``argmax_c q(c | x)``, the cluster holding most of their
+  instance-head probability (``posterior``).
 
 Ground truth is read here to measure only. Digits only, ``net: cnn_small``
 runs with the plain two-head net (not SuperCM's).
@@ -34,6 +35,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import usb_asd  # noqa: E402,F401  (makes PyPI's CUDA torchvision importable)
+from usb_asd.asd.feature_clusters import feature_kmeans  # noqa: E402
 from usb_asd.asd.mapping import cluster_posterior  # noqa: E402
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
@@ -44,16 +46,17 @@ from usb_asd.nets.small_cnn import cnn_small  # noqa: E402
 from usb_asd.nets.two_head import TwoHeadNet  # noqa: E402
 from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
 
-KEYS = ("current", "slot", "posterior")
+KEYS = ("current", "features", "slot", "posterior")
 
 
-def pool_log_probs(checkpoint: dict, num_instances: int, images: torch.Tensor) -> np.ndarray:
-    """Instance-head log-softmax of the whole pool (eval mode, the raw model, as training aligns)."""
+def pool_outputs(checkpoint: dict, num_instances: int, images: torch.Tensor):
+    """Features and instance-head log-softmax of the whole pool (eval mode, the raw model, as training)."""
     net = TwoHeadNet(cnn_small(num_classes=10), num_instances)
     net.load_state_dict(checkpoint["model"])  # strict: a net of another shape is refused
     net.eval()
     with torch.no_grad():
-        return torch.log_softmax(net(images)["logits_instance"].double(), dim=1).numpy()
+        out = net(images)
+        return out["feat"].double().numpy(), torch.log_softmax(out["logits_instance"].double(), dim=1).numpy()
 
 
 def score_run(path: str, images: torch.Tensor, targets: np.ndarray, redraws: int):
@@ -65,13 +68,15 @@ def score_run(path: str, images: torch.Tensor, targets: np.ndarray, redraws: int
         return None
     if len(targets) != state["num_samples"]:
         raise ValueError(f"{path}: pool of {state['num_samples']} samples, digits' train split has {len(targets)}")
-    log_probs = pool_log_probs(checkpoint, settings.num_instances, images)
+    features, log_probs = pool_outputs(checkpoint, settings.num_instances, images)
+    pool_clusters = feature_kmeans(features, settings.num_clusters, settings.seed)
     scores = {key: [] for key in KEYS}
     for skip in range(redraws):
         builder = ClusterLabelBuilder(settings, state["num_samples"])
         builder.load_state_dict(state)
         clusters = builder.slot_clusters
         scores["current"].append(cluster_accuracy(targets[builder.slots], clusters))
+        scores["features"].append(cluster_accuracy(targets[builder.slots], pool_clusters[builder.slots]))
         for _ in range(skip):
             builder.draw()
         new = builder.draw()
@@ -105,10 +110,11 @@ def main() -> int:
     if not rows:
         raise ValueError("--runs: no finished run with asd_mapping: ctt and asd_alignment: ot")
     summary = {key: {"mean": statistics.fmean(r[key] for r in rows.values()), "n": len(rows)} for key in KEYS}
-    diff = [r["posterior"] - r["slot"] for r in rows.values()]
-    summary["posterior_vs_slot"] = {
-        "mean": statistics.fmean(diff), "wins": sum(d > 0 for d in diff), "losses": sum(d < 0 for d in diff),
-    }
+    for new, old in (("posterior", "slot"), ("features", "current")):
+        diff = [r[new] - r[old] for r in rows.values()]
+        summary[f"{new}_vs_{old}"] = {
+            "mean": statistics.fmean(diff), "wins": sum(d > 0 for d in diff), "losses": sum(d < 0 for d in diff),
+        }
     print(" ".join(f"{k} {v['mean']:.3f}" for k, v in summary.items()))
     write_json_atomic(args.out, {
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
