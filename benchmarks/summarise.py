@@ -48,6 +48,10 @@ def main() -> int:
         ("digits_gt_baselines.json", lambda c: f"{os.path.basename(c)[:-5]} (40 labels)"),
         ("digits_asd.json", lambda c: f"{os.path.basename(c)[:-5]} (no labels)"),
         ("digits_asd_linear.json", lambda c: f"{os.path.basename(c)[:-5]} (no labels, linear k-Medoids distance)"),
+        # asd_mapping: features (not the paper's map); one file per config (run_configs summarises one invocation).
+        *((name, lambda c: f"{os.path.basename(c)[:-5]} (no labels, k-means map on features)")
+          for name in ("digits_asd_feature_map.json", "digits_asd_feature_map_fixmatch.json",
+                       "digits_asd_feature_map_supercm.json")),
     ):
         data = _load(name)
         if data is None:
