@@ -192,13 +192,16 @@ def print_label_source_table() -> None:
     default = _default_freematch_runs()
     rows = []
     for label, name, variant in (
-        ("redraw labels: posterior", "digits_asd_redraw_labels.json", "posterior"),
-        ("map: k-means on features", "digits_asd_feature_map.json", "features"),
+        ("FreeMatch, redraw labels: posterior", "digits_asd_redraw_labels.json", "posterior"),
+        ("FreeMatch, map: k-means on features", "digits_asd_feature_map.json", "features"),
     ):
         runs = _runs_of(name, "/asd_freematch_digits.yaml", variant=variant)
         rows.append((f"{label} (ACC)", "acc", default, runs))
         rows.append((f"{label} (NMI)", "nmi", default, runs))
-    _print_paired_table(("ASD + FreeMatch, labels of the sampled instances", "default", "variant"), rows)
+    rows.append(("FixMatch, map: k-means on features (ACC)", "acc",
+                 _runs_of("digits_asd.json", "/asd_fixmatch_digits.yaml"),
+                 _runs_of("digits_asd_feature_map_fixmatch.json", "/asd_fixmatch_digits.yaml", variant="features")))
+    _print_paired_table(("ASD + learner, labels of the sampled instances", "default", "variant"), rows)
 
 
 def print_supercm_tables() -> None:
@@ -213,6 +216,9 @@ def print_supercm_tables() -> None:
         ("ASD + FreeMatch, no labels, linear k-Medoids distance (ACC)", "acc",
          _runs_of("digits_asd_linear.json", "/asd_freematch_digits.yaml"),
          _runs_of("digits_asd_supercm_linear.json", "/asd_supercm_freematch_digits.yaml")),
+        ("ASD + FreeMatch, no labels, k-means map on features (ACC)", "acc",
+         _runs_of("digits_asd_feature_map.json", "/asd_freematch_digits.yaml", variant="features"),
+         _runs_of("digits_asd_feature_map_supercm.json", "/asd_supercm_freematch_digits.yaml", variant="features")),
         ("domain adaptation digits -> digits_restyled, CE (target top-1; without = source only)", "top1",
          _runs_of("digits_da.json", "/da_source_only_digits.yaml"), _runs_of("digits_da.json", "/da_supercm_digits.yaml")),
         ("domain adaptation digits -> digits_restyled, FixMatch (target top-1)", "top1",

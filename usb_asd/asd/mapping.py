@@ -424,7 +424,9 @@ class InstanceClusterMapper:
         clusters = np.asarray(clusters, dtype=np.int64)
         n = self._mapping.size
         if classes.ndim != 1 or classes.shape != clusters.shape:
-            raise ValueError(f"classes and clusters must be 1-d and of equal length, got {classes.shape} and {clusters.shape}")
+            raise ValueError(
+                f"classes and clusters must be 1-d and of equal length, got {classes.shape} and {clusters.shape}"
+            )
         if np.unique(classes).size != classes.size or np.any((classes < 0) | (classes >= n)):
             raise ValueError(f"classes must be distinct instance classes in [0, {n})")
         if np.any((clusters < 0) | (clusters >= self.num_clusters)):
