@@ -201,6 +201,10 @@ def print_label_source_table() -> None:
     rows.append(("FixMatch, map: k-means on features (ACC)", "acc",
                  _runs_of("digits_asd.json", "/asd_fixmatch_digits.yaml"),
                  _runs_of("digits_asd_feature_map_fixmatch.json", "/asd_fixmatch_digits.yaml", variant="features")))
+    for learner in ("fixmatch", "freematch", "flexmatch", "softmatch"):
+        rows.append((f"grid: {learner}, 1,000 iterations, map: k-means on features (ACC)", "acc",
+                     _grid_asd_runs("compare_digits_1000", learner),
+                     _grid_asd_runs("compare_digits_1000_features", learner)))
     _print_paired_table(("ASD + learner, labels of the sampled instances", "default", "variant"), rows)
 
 
