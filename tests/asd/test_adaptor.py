@@ -68,9 +68,10 @@ def test_every_supported_learner_runs_with_asd(tmp_path, make_digits_config, alg
     assert record["iterations"] == 12 and record["acc"] is not None
 
 
-def test_resume_continues_exactly(tmp_path, make_digits_config):
+@pytest.mark.parametrize("mapping", ["ctt", "features"])
+def test_resume_continues_exactly(tmp_path, make_digits_config, mapping):
     common = {**ASD, "algorithm": "freematch", "num_train_iter": 24, "num_eval_iter": 8, "epoch": 2,
-              "asd_round_iter": 8, "asd_cluster_iter": 4, "asd_warmup_iter": 4}
+              "asd_round_iter": 8, "asd_cluster_iter": 4, "asd_warmup_iter": 4, "asd_mapping": mapping}
     full = _run(make_digits_config(**common, save_name="full", keep_checkpoints=True))
     resumed = _run(make_digits_config(**common, save_name="resumed", resume=True,
                                       load_path=str(tmp_path / "full" / "model_it8.pth")))
@@ -83,6 +84,8 @@ def test_resume_continues_exactly(tmp_path, make_digits_config):
     from usb_asd.core.checkpoint_codec import decode
 
     assert np.array_equal(decode(a["asd"])["slots"], decode(b["asd"])["slots"])
+    if mapping == "features":  # the pool's k-means groups were restored and refitted identically
+        assert np.array_equal(decode(a["asd"])["pool_clusters"], decode(b["asd"])["pool_clusters"])
     assert full["acc"] == resumed["acc"] and full["nmi"] == resumed["nmi"]
 
 
