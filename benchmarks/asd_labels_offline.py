@@ -44,7 +44,7 @@ from usb_asd.data.transforms import build_augmentations  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
 from usb_asd.nets.small_cnn import cnn_small  # noqa: E402
 from usb_asd.nets.two_head import TwoHeadNet  # noqa: E402
-from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
+from offline_results import paired_difference, write_offline_record  # noqa: E402  (benchmarks/)
 
 KEYS = ("current", "features", "slot", "posterior")
 
@@ -70,13 +70,18 @@ def score_run(path: str, images: torch.Tensor, targets: np.ndarray, redraws: int
         raise ValueError(f"{path}: pool of {state['num_samples']} samples, digits' train split has {len(targets)}")
     features, log_probs = pool_outputs(checkpoint, settings.num_instances, images)
     pool_clusters = feature_kmeans(features, settings.num_clusters, settings.seed)
-    scores = {key: [] for key in KEYS}
+    saved = ClusterLabelBuilder(settings, state["num_samples"])
+    saved.load_state_dict(state)
+    clusters = saved.slot_clusters
+    # The slots at the end of training: the same for every replayed redraw.
+    current = {
+        "current": cluster_accuracy(targets[saved.slots], clusters),
+        "features": cluster_accuracy(targets[saved.slots], pool_clusters[saved.slots]),
+    }
+    scores = {"slot": [], "posterior": []}
     for skip in range(redraws):
         builder = ClusterLabelBuilder(settings, state["num_samples"])
         builder.load_state_dict(state)
-        clusters = builder.slot_clusters
-        scores["current"].append(cluster_accuracy(targets[builder.slots], clusters))
-        scores["features"].append(cluster_accuracy(targets[builder.slots], pool_clusters[builder.slots]))
         for _ in range(skip):
             builder.draw()
         new = builder.draw()
@@ -84,7 +89,7 @@ def score_run(path: str, images: torch.Tensor, targets: np.ndarray, redraws: int
         scores["slot"].append(cluster_accuracy(targets[slots], clusters))
         posterior = cluster_posterior(log_probs[new], clusters, settings.num_clusters).argmax(axis=1)
         scores["posterior"].append(cluster_accuracy(targets[new], posterior))
-    return {key: statistics.fmean(values) for key, values in scores.items()}
+    return {**current, **{key: statistics.fmean(values) for key, values in scores.items()}}
 
 
 def main() -> int:
@@ -111,19 +116,8 @@ def main() -> int:
         raise ValueError("--runs: no finished run with asd_mapping: ctt and asd_alignment: ot")
     summary = {key: {"mean": statistics.fmean(r[key] for r in rows.values()), "n": len(rows)} for key in KEYS}
     for new, old in (("posterior", "slot"), ("features", "current")):
-        diff = [r[new] - r[old] for r in rows.values()]
-        summary[f"{new}_vs_{old}"] = {
-            "mean": statistics.fmean(diff), "wins": sum(d > 0 for d in diff), "losses": sum(d < 0 for d in diff),
-        }
-    print(" ".join(f"{k} {v['mean']:.3f}" for k, v in summary.items()))
-    write_json_atomic(args.out, {
-        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
-        "commit": git_commit(),
-        "machine": machine_info(),
-        "redraws": args.redraws,
-        "runs": rows,
-        "summary": summary,
-    })
+        summary[f"{new}_vs_{old}"] = paired_difference(rows, new, old)
+    write_offline_record(args.out, rows, summary, redraws=args.redraws)
     return 0
 
 

@@ -34,7 +34,7 @@ from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
 from usb_asd.data.digits import load_digits  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
-from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
+from offline_results import paired_difference, write_offline_record  # noqa: E402  (benchmarks/)
 
 
 def score_run(checkpoint: str, targets: np.ndarray):
@@ -77,18 +77,8 @@ def main() -> int:
         values = [r[key] for r in rows.values()]
         summary[key] = {"mean": statistics.fmean(values), "median": statistics.median(values), "n": len(values)}
     for distance in DISTANCES:
-        diff = [r[distance] - r["run"] for r in rows.values()]
-        summary[f"{distance}_vs_run"] = {
-            "mean": statistics.fmean(diff), "wins": sum(d > 0 for d in diff), "losses": sum(d < 0 for d in diff),
-        }
-    print(" ".join(f"{k} {v['mean']:.3f}" for k, v in summary.items()))
-    write_json_atomic(args.out, {
-        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
-        "commit": git_commit(),
-        "machine": machine_info(),
-        "runs": rows,
-        "summary": summary,
-    })
+        summary[f"{distance}_vs_run"] = paired_difference(rows, distance, "run")
+    write_offline_record(args.out, rows, summary)
     return 0
 
 

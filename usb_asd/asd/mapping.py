@@ -138,15 +138,20 @@ def _assign(dist: np.ndarray, medoids: np.ndarray) -> np.ndarray:
     return labels
 
 
+def _farthest_class(dist: np.ndarray, chosen: np.ndarray) -> int:
+    """The class (not in ``chosen``) whose distance to its nearest chosen class is largest."""
+    gap = dist[:, chosen].min(axis=1)
+    gap[chosen] = -np.inf
+    return int(np.argmax(gap))
+
+
 def _make_distinct(dist: np.ndarray, medoids: np.ndarray) -> np.ndarray:
     """Replace repeated medoids by the class farthest from the medoids so far (deterministic)."""
     medoids = medoids.astype(np.int64).copy()
     is_medoid = np.zeros(dist.shape[0], dtype=bool)
     for c, m in enumerate(medoids):
         if is_medoid[m]:
-            gap = dist[:, is_medoid].min(axis=1)
-            gap[is_medoid] = -np.inf
-            m = int(np.argmax(gap))
+            m = _farthest_class(dist, is_medoid)
             medoids[c] = m
         is_medoid[m] = True
     return medoids
@@ -164,10 +169,7 @@ def _partition_medoids(dist: np.ndarray, labels: np.ndarray, k: int) -> np.ndarr
         if members.size:
             medoids[c] = members[int(np.argmin(dist[np.ix_(members, members)].sum(axis=1)))]
     for c in np.flatnonzero(medoids < 0):  # some cluster is non-empty: labels has n >= 1 entries
-        chosen = medoids[medoids >= 0]
-        gap = dist[:, chosen].min(axis=1)
-        gap[chosen] = -np.inf
-        medoids[c] = int(np.argmax(gap))
+        medoids[c] = _farthest_class(dist, medoids[medoids >= 0])
     return medoids
 
 
