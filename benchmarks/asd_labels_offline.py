@@ -32,31 +32,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image  # noqa: E402
 
-import usb_asd  # noqa: E402,F401  (makes PyPI's CUDA torchvision importable)
 from usb_asd.asd.feature_clusters import feature_kmeans  # noqa: E402
 from usb_asd.asd.mapping import cluster_posterior  # noqa: E402
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
-from usb_asd.data.digits import load_digits  # noqa: E402
-from usb_asd.data.transforms import build_augmentations  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
-from usb_asd.nets.small_cnn import cnn_small  # noqa: E402
-from usb_asd.nets.two_head import TwoHeadNet  # noqa: E402
-from offline_results import paired_difference, write_offline_record  # noqa: E402  (benchmarks/)
+from offline_results import digits_train_pool, paired_difference, pool_outputs, write_offline_record  # noqa: E402  (benchmarks/)
 
 KEYS = ("current", "features", "slot", "posterior")
-
-
-def pool_outputs(checkpoint: dict, num_instances: int, images: torch.Tensor):
-    """Features and instance-head log-softmax of the whole pool (eval mode, the raw model, as training)."""
-    net = TwoHeadNet(cnn_small(num_classes=10), num_instances)
-    net.load_state_dict(checkpoint["model"])  # strict: a net of another shape is refused
-    net.eval()
-    with torch.no_grad():
-        out = net(images)
-        return out["feat"].double().numpy(), torch.log_softmax(out["logits_instance"].double(), dim=1).numpy()
 
 
 def score_run(path: str, images: torch.Tensor, targets: np.ndarray, redraws: int):
@@ -100,15 +84,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.redraws < 1:
         raise ValueError(f"--redraws must be >= 1, got {args.redraws}")
-    splits = load_digits()
-    tf = build_augmentations("glyph", 8, 0.875, splits.mean, splits.std).eval
-    images = torch.stack([tf(Image.fromarray(img)) for img in splits.train_images])
+    images, targets = digits_train_pool()
     rows = {}
     for folder in sorted(args.runs):
         checkpoint = os.path.join(folder, "latest_model.pth")
         if not os.path.isfile(checkpoint):
             raise FileNotFoundError(f"--runs: {folder!r} has no latest_model.pth (not a finished run folder)")
-        row = score_run(checkpoint, images, splits.train_targets, args.redraws)
+        row = score_run(checkpoint, images, targets, args.redraws)
         if row is not None:
             rows[os.path.basename(os.path.normpath(folder))] = row
             print(f"{os.path.basename(folder):48s} " + " ".join(f"{k} {row[k]:.3f}" for k in KEYS))

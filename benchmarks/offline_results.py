@@ -1,13 +1,42 @@
-"""What the offline benchmarks (``asd_mapping_offline.py``, ``asd_labels_offline.py``) share: paired scores and their JSON."""
+"""What the offline benchmarks (``asd_*_offline.py``) share: the digits pool, a run's outputs on it, paired scores, JSON."""
 
 from __future__ import annotations
 
 import os
 import statistics
 import sys
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
+import numpy as np
+import torch
+from PIL import Image
+
+import usb_asd  # noqa: F401  (makes PyPI's CUDA torchvision importable)
+from usb_asd.data.digits import load_digits
+from usb_asd.data.transforms import build_augmentations
+from usb_asd.nets.small_cnn import cnn_small
+from usb_asd.nets.two_head import TwoHeadNet
 from usb_asd.results import git_commit, machine_info, write_json_atomic
+
+
+def digits_train_pool() -> Tuple[torch.Tensor, np.ndarray]:
+    """Digits' training split (the ASD pool) in the eval transform, and its targets (to score only)."""
+    splits = load_digits()
+    tf = build_augmentations("glyph", 8, 0.875, splits.mean, splits.std).eval
+    return torch.stack([tf(Image.fromarray(img)) for img in splits.train_images]), splits.train_targets
+
+
+def pool_outputs(checkpoint: dict, num_instances: int, images: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
+    """Features and instance-head log-softmax of the whole pool (eval mode, the raw model, as training).
+
+    For ``net: cnn_small`` runs with the plain two-head net (not SuperCM's); a net of another shape is refused.
+    """
+    net = TwoHeadNet(cnn_small(num_classes=10), num_instances)
+    net.load_state_dict(checkpoint["model"])
+    net.eval()
+    with torch.no_grad():
+        out = net(images)
+        return out["feat"].double().numpy(), torch.log_softmax(out["logits_instance"].double(), dim=1).numpy()
 
 
 def paired_difference(rows: Dict[str, Dict[str, float]], new: str, old: str) -> Dict[str, float]:
