@@ -37,3 +37,13 @@ def test_config_is_valid(path):
 @pytest.mark.parametrize("path", GRID_CONFIGS, ids=os.path.basename)
 def test_grid_config_is_valid(path):
     validate_spec(load_grid_config(path))
+
+
+def test_a_plugin_key_given_as_a_flag_overrides_the_shipped_config():
+    """``train.py --c config/asd_freematch_digits.yaml --asd_mapping features`` runs the feature map."""
+    path = os.path.join(CONFIG_DIR, "asd_freematch_digits.yaml")
+    assert load_yaml(path)["asd_mapping"] == "ctt"
+    args = parse_config(["--c", path, "--asd_mapping", "features", "--T", "0.3"], extra_arguments=_extra_arguments)
+    assert args.asd_mapping == "features"
+    assert args.T == 0.3  # a FreeMatch argument, known only once the learner is read
+    assert args.asd_redraw_labels == load_yaml(path)["asd_redraw_labels"]  # the rest is the file's

@@ -1,10 +1,16 @@
 """Command line and YAML settings, with USB's flags, keys and meanings.
 
 Parsing follows USB's ``train.py``: the base flags are parsed, the YAML given
-with ``--c`` overrides them, then the learner's own arguments
-(``get_argument()``) and the plugin's are added and everything is parsed again.
-Unlike USB, every YAML value is checked against the type of its flag, so a
-wrong type fails at once with the key's name instead of deep in training.
+with ``--c`` is applied, then the learner's own arguments (``get_argument()``)
+and the plugin's are added and everything is parsed again. Two differences
+from USB:
+
+* every YAML value is checked against the type of its flag, so a wrong type
+  fails at once with the key's name instead of deep in training;
+* a flag given on the command line wins over the same key in the YAML
+  (``train.py --c config/asd_freematch_digits.yaml --asd_mapping features``).
+  USB applies the file last, so such a flag is silently ignored there. Keys
+  only in the YAML override the flags' defaults, as in USB.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -135,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
          "the target feeds the unlabelled batch and the evaluation")
     _add(p, "--da_target_data_dir", type=str, default=None,
          help="directory of the target dataset (default: data_dir)")
-    _add(p, "--c", type=str, default="", help="YAML config file; its keys override flags")
+    _add(p, "--c", type=str, default="", help="YAML config file; flags given on the command line override its keys")
     return p
 
 
@@ -192,10 +198,34 @@ def coerce_value(key: str, value: Any, kind: Callable, source: str) -> Any:
         raise ConfigError(f"{source}: key '{key}': {error}") from error
 
 
-def apply_yaml(args: argparse.Namespace, parser: argparse.ArgumentParser, data: Dict[str, Any], source: str) -> None:
-    """Set YAML keys on ``args`` (they override flags, as in USB), type-checked."""
+_NOT_GIVEN = object()
+
+
+def given_on_command_line(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> Set[str]:
+    """The settings (``dest`` names) that ``argv`` sets explicitly, whatever their spelling or value.
+
+    Parses ``argv`` into a namespace pre-filled with a marker, so argparse
+    fills in no defaults and only the flags present replace the marker.
+    Unknown flags are ignored here (the strict parse reports them).
+    """
+    namespace = argparse.Namespace(**{a.dest: _NOT_GIVEN for a in parser._actions if a.dest != argparse.SUPPRESS})
+    parsed, _ = parser.parse_known_args(argv, namespace=namespace)
+    return {dest for dest, value in vars(parsed).items() if value is not _NOT_GIVEN}
+
+
+def apply_yaml(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    data: Dict[str, Any],
+    source: str,
+    keep: Iterable[str] = (),
+) -> None:
+    """Set YAML keys on ``args``, type-checked; keys in ``keep`` (flags given on the command line) are left as given."""
     types = _dest_types(parser)
+    keep = set(keep)
     for key, value in data.items():
+        if key in keep:
+            continue
         if key in types:
             value = coerce_value(key, value, types[key], source)
         setattr(args, key, value)
@@ -218,24 +248,37 @@ def parse_config(
 ) -> argparse.Namespace:
     """Parse flags and ``--c`` YAML as USB's train.py does, with type checks.
 
+    Precedence, lowest first: the flags' defaults, the YAML, flags given on
+    the command line, ``overrides``.
+
     Args:
         argv: Command-line words (``sys.argv[1:]`` when ``None``).
         extra_arguments: ``f(args) -> [SSL_Argument]``: learner and plugin
             arguments, which depend on the ``algorithm`` chosen by the first pass.
-        overrides: Keys applied after the YAML (benchmarks and grids vary the
-            seed or save name of one config), type-checked like YAML keys.
+            Their flags are accepted on the command line too; an unknown flag
+            is still an error (argparse's, after they are added).
+        overrides: Keys applied last (benchmarks and grids vary the seed or
+            save name of one config), type-checked like YAML keys.
 
     Returns:
         The settings namespace.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if extra_arguments is None:
+        args = parser.parse_args(argv)
+    else:
+        # The learner's and the plugin's flags are only known after this pass.
+        args, _ = parser.parse_known_args(argv)
     data = load_yaml(args.c) if args.c else {}
-    data.update(overrides or {})
     source = args.c or "command line"
-    apply_yaml(args, parser, data, source)
+
+    def apply_files(args: argparse.Namespace) -> None:
+        apply_yaml(args, parser, data, source, keep=given_on_command_line(parser, argv))
+        apply_yaml(args, parser, overrides or {}, "overrides")
+
+    apply_files(args)  # an override or YAML key may choose the learner, so before its arguments are added
     if extra_arguments is not None:
         add_arguments(parser, extra_arguments(args))
         args = parser.parse_args(argv)
-        apply_yaml(args, parser, data, source)
+        apply_files(args)
     return args
