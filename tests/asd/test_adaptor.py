@@ -148,10 +148,11 @@ def test_posterior_redraw_labels_run_end_to_end(tmp_path, make_digits_config):
         _run(make_digits_config(**{**ASD, "asd_redraw_labels": "vote"}))
 
 
-def test_feature_kmeans_map_runs_end_to_end(tmp_path, make_digits_config):
+@pytest.mark.parametrize("clustering", ["kmeans", "spectral"])
+def test_feature_map_runs_end_to_end(tmp_path, make_digits_config, clustering):
     """asd_mapping: features: the pool's features are clustered at each re-clustering, from warm-up on."""
     record = _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "asd_mapping": "features",
-                                        "num_log_iter": 10}))
+                                        "asd_feature_clustering": clustering, "num_log_iter": 10}))
     assert record["iterations"] == 30 and 0.0 <= record["acc"] <= 1.0
     log = (tmp_path / "run" / "log.txt").read_text()
     # Unlike the transition map (no transitions yet this early), this one exists as
@@ -159,3 +160,7 @@ def test_feature_kmeans_map_runs_end_to_end(tmp_path, make_digits_config):
     line_10 = next(line for line in log.splitlines() if "] 10 iteration" in line)
     assert "eval/asd_label_acc" in line_10
     assert "train/asd_labels_ready: 1.0000" in next(line for line in log.splitlines() if "] 20 iteration" in line)
+    from usb_asd.core.checkpoint_codec import decode
+
+    saved = torch.load(tmp_path / "run" / "latest_model.pth", map_location="cpu", weights_only=False)
+    assert decode(saved["asd"])["settings"]["feature_clustering"] == clustering

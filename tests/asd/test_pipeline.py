@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from usb_asd.asd.feature_clusters import feature_spectral
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
 
 
@@ -209,3 +210,22 @@ def test_feature_map_labels_each_instance_with_its_images_cluster():
     old = _builder().state_dict()
     del old["pool_clusters"]
     _builder().load_state_dict(old)
+
+
+def test_feature_clustering_reaches_the_builder_and_needs_the_feature_map():
+    rng = np.random.default_rng(1)
+    truth = np.arange(20) % 2
+    features = np.where(truth[:, None] == 0, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]) + 0.01 * rng.normal(size=(20, 3))
+    b = _builder(mapping="features", feature_clustering="spectral")
+    b.place(b.draw())
+    assert b.recluster(features)
+    np.testing.assert_array_equal(b.state_dict()["pool_clusters"], feature_spectral(features, 2, b.settings.seed))
+    with pytest.raises(ValueError, match="asd_feature_clustering must be one of"):
+        _builder(mapping="features", feature_clustering="dbscan")
+    with pytest.raises(ValueError, match="applies to asd_mapping: features only"):
+        _builder(feature_clustering="spectral")  # the default map is ctt
+    state = _builder(mapping="features").state_dict()
+    del state["settings"]["feature_clustering"]  # written before the key existed: k-means
+    _builder(mapping="features").load_state_dict(state)
+    with pytest.raises(ValueError, match="ASD settings differ"):
+        _builder(mapping="features", feature_clustering="spectral").load_state_dict(state)

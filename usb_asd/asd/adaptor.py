@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from ..config import PluginArgument
 from ..core.checkpoint_codec import decode, encode
 from ..nets.two_head import TwoHeadNet, unwrap
+from .feature_clusters import FEATURE_CLUSTERINGS
 from .mapping import DISTANCES
 from .pipeline import ALIGNMENTS, MAPPINGS, REDRAW_LABELS, SAMPLERS, ASDSettings, ClusterLabelBuilder
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
@@ -63,6 +64,9 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_redraw_labels", str, "slot",
                    f"one of {REDRAW_LABELS}: a redraw's new instance takes its slot's cluster, "
                    "or the cluster with the most instance-head probability"),
+    PluginArgument("--asd_feature_clustering", str, "kmeans",
+                   f"one of {FEATURE_CLUSTERINGS}: how asd_mapping: features clusters the pool's features "
+                   "(warm-started k-means, or spectral clustering of their kNN graph)"),
 ]
 
 
@@ -102,6 +106,7 @@ def asd_settings_from_args(args) -> ASDSettings:
         mapping=args.asd_mapping,
         kmedoids_distance=args.asd_kmedoids_distance,
         redraw_labels=args.asd_redraw_labels,
+        feature_clustering=args.asd_feature_clustering,
         seed=args.seed,
     )
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from .alignment import align_to_slots, instance_slot_cost
-from .feature_clusters import feature_kmeans
+from .feature_clusters import FEATURE_CLUSTERINGS, cluster_features
 from .mapping import DISTANCES, InstanceClusterMapper, cluster_posterior, random_mapping
 from .sampling import NonRepeatingSampler, PrototypeNeighbourSampler
 from .transitions import ClassTransitionTracker
@@ -32,7 +32,7 @@ MAPPINGS = ("ctt", "random", "features")
 REDRAW_LABELS = ("slot", "posterior")
 
 #: Settings added after checkpoints were first written, with the value those checkpoints ran with.
-_SETTINGS_BEFORE_THEY_EXISTED = {"kmedoids_distance": "linear", "redraw_labels": "slot"}
+_SETTINGS_BEFORE_THEY_EXISTED = {"kmedoids_distance": "linear", "redraw_labels": "slot", "feature_clustering": "kmeans"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ class ASDSettings:
         redraw_labels: Cluster label of a redraw's new instance: ``"slot"`` (that of
             the slot it is placed in) or ``"posterior"`` (the cluster with the most
             instance-head probability mass, :func:`.mapping.cluster_posterior`).
+        feature_clustering: How ``mapping="features"`` clusters the pool's
+            features: ``"kmeans"`` (warm-started) or ``"spectral"`` (kNN graph),
+            see :mod:`.feature_clusters`.
         seed: Seed of every random choice.
     """
 
@@ -66,6 +69,7 @@ class ASDSettings:
     mapping: str = "ctt"
     kmedoids_distance: str = "spectral"
     redraw_labels: str = "slot"
+    feature_clustering: str = "kmeans"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -82,6 +86,7 @@ class ASDSettings:
             ("asd_mapping", self.mapping, MAPPINGS),
             ("asd_kmedoids_distance", self.kmedoids_distance, DISTANCES),
             ("asd_redraw_labels", self.redraw_labels, REDRAW_LABELS),
+            ("asd_feature_clustering", self.feature_clustering, FEATURE_CLUSTERINGS),
         ):
             if value not in allowed:
                 raise ValueError(f"{key} must be one of {allowed}, got {value!r}")
@@ -89,6 +94,11 @@ class ASDSettings:
             raise ValueError(
                 f"asd_redraw_labels: posterior relabels slots of the k-Medoids map, which "
                 f"asd_mapping: {self.mapping} does not use; set asd_redraw_labels: slot"
+            )
+        if self.feature_clustering != "kmeans" and self.mapping != "features":
+            raise ValueError(
+                f"asd_feature_clustering: {self.feature_clustering} applies to asd_mapping: features only, "
+                f"not asd_mapping: {self.mapping}; leave it at kmeans"
             )
         if self.ot_reg <= 0:
             raise ValueError(f"asd_ot_reg must be > 0, got {self.ot_reg}")
@@ -233,8 +243,9 @@ class ClusterLabelBuilder:
         if self.settings.mapping == "features":
             if features is None or len(features) != self.num_samples:
                 raise ValueError(f"asd_mapping: features needs features of all {self.num_samples} unlabelled samples")
-            self._pool_clusters = feature_kmeans(
-                features, self.settings.num_clusters, self.settings.seed, previous=self._pool_clusters
+            self._pool_clusters = cluster_features(
+                self.settings.feature_clustering, features, self.settings.num_clusters, self.settings.seed,
+                previous=self._pool_clusters,
             )
             return True
         self.mapper.fit(self.tracker.similarity())
