@@ -10,6 +10,8 @@ ground truth (ACC with Hungarian matching, as ``eval/asd_label_acc``):
 * ``current``: the run's own labels of the instances in its slots;
 * ``features``: the same instances labelled by their images' clusters in a
   k-means of the whole pool's features (``asd_mapping: features``, a first fit);
+* ``features_spectral``: the same with spectral clustering of the features'
+  nearest-neighbour graph (``asd_feature_clustering: spectral``);
 * and, replaying a redraw (the run's own sampler draws the next sample set,
   ``--redraws`` times, the r-th after skipping r draws; OT places it on the
   instance head's log-probabilities as training would), the new instances
@@ -33,14 +35,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from usb_asd.asd.feature_clusters import feature_kmeans  # noqa: E402
+from usb_asd.asd.feature_clusters import feature_kmeans, feature_spectral  # noqa: E402
 from usb_asd.asd.mapping import cluster_posterior  # noqa: E402
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
 from offline_results import digits_train_pool, paired_difference, pool_outputs, write_offline_record  # noqa: E402  (benchmarks/)
 
-KEYS = ("current", "features", "slot", "posterior")
+KEYS = ("current", "features", "features_spectral", "slot", "posterior")
 
 
 def score_run(path: str, images: torch.Tensor, targets: np.ndarray, redraws: int):
@@ -61,6 +63,9 @@ def score_run(path: str, images: torch.Tensor, targets: np.ndarray, redraws: int
     current = {
         "current": cluster_accuracy(targets[saved.slots], clusters),
         "features": cluster_accuracy(targets[saved.slots], pool_clusters[saved.slots]),
+        "features_spectral": cluster_accuracy(
+            targets[saved.slots], feature_spectral(features, settings.num_clusters, settings.seed)[saved.slots]
+        ),
     }
     scores = {"slot": [], "posterior": []}
     for skip in range(redraws):
@@ -97,7 +102,7 @@ def main() -> int:
     if not rows:
         raise ValueError("--runs: no finished run with asd_mapping: ctt and asd_alignment: ot")
     summary = {key: {"mean": statistics.fmean(r[key] for r in rows.values()), "n": len(rows)} for key in KEYS}
-    for new, old in (("posterior", "slot"), ("features", "current")):
+    for new, old in (("posterior", "slot"), ("features", "current"), ("features_spectral", "features")):
         summary[f"{new}_vs_{old}"] = paired_difference(rows, new, old)
     write_offline_record(args.out, rows, summary, redraws=args.redraws)
     return 0
