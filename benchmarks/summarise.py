@@ -52,6 +52,8 @@ def main() -> int:
         *((name, lambda c: f"{os.path.basename(c)[:-5]} (no labels, k-means map on features)")
           for name in ("digits_asd_feature_map.json", "digits_asd_feature_map_fixmatch.json",
                        "digits_asd_feature_map_supercm.json")),
+        *((name, lambda c: f"{os.path.basename(c)[:-5]} (no labels, spectral-clustering map on features)")
+          for name in ("digits_asd_feature_spectral.json", "digits_asd_feature_spectral_fixmatch.json")),
     ):
         data = _load(name)
         if data is None:
@@ -187,6 +189,13 @@ def _default_freematch_runs() -> dict:
     return runs
 
 
+def _default_supercm_runs() -> dict:
+    """``{seed: record}`` of ASD + FreeMatch + SuperCM at the defaults, seeds 0-4."""
+    runs = _runs_of("digits_asd_supercm.json", "/asd_supercm_freematch_digits.yaml")
+    runs.update(_runs_of("digits_asd_supercm_seeds34.json", "/asd_supercm_freematch_digits.yaml"))
+    return runs
+
+
 def print_label_source_table() -> None:
     """How the sampled instances get their cluster labels: variants against the default, paired by seed."""
     default = _default_freematch_runs()
@@ -206,6 +215,17 @@ def print_label_source_table() -> None:
                      _grid_asd_runs("compare_digits_1000", learner),
                      _grid_asd_runs("compare_digits_1000_features", learner)))
     _print_paired_table(("ASD + learner, labels of the sampled instances", "default", "variant"), rows)
+    rows = []
+    for learner, suffix, kmeans_name, spectral_name in (
+        ("FreeMatch", "/asd_freematch_digits.yaml", "digits_asd_feature_map.json", "digits_asd_feature_spectral.json"),
+        ("FixMatch", "/asd_fixmatch_digits.yaml", "digits_asd_feature_map_fixmatch.json",
+         "digits_asd_feature_spectral_fixmatch.json"),
+    ):
+        kmeans = _runs_of(kmeans_name, suffix, variant="features")
+        spectral = _runs_of(spectral_name, suffix, variant="features_spectral")
+        rows.append((f"{learner} (ACC)", "acc", kmeans, spectral))
+        rows.append((f"{learner} (NMI)", "nmi", kmeans, spectral))
+    _print_paired_table(("ASD + learner, asd_mapping: features", "kmeans", "spectral"), rows)
 
 
 def print_supercm_tables() -> None:
@@ -215,8 +235,7 @@ def print_supercm_tables() -> None:
          _runs_of("digits_supercm_10.json", "/supercm_fixmatch_digits_10.yaml")),
         ("FixMatch, 40 labels (top-1)", "top1", _runs_of("digits_gt_baselines.json", "/fixmatch_digits_40.yaml"),
          _runs_of("digits_supercm_40.json", "/supercm_fixmatch_digits_40.yaml")),
-        ("ASD + FreeMatch, no labels (ACC)", "acc", _runs_of("digits_asd.json", "/asd_freematch_digits.yaml"),
-         _runs_of("digits_asd_supercm.json", "/asd_supercm_freematch_digits.yaml")),
+        ("ASD + FreeMatch, no labels (ACC)", "acc", _default_freematch_runs(), _default_supercm_runs()),
         ("ASD + FreeMatch, no labels, linear k-Medoids distance (ACC)", "acc",
          _runs_of("digits_asd_linear.json", "/asd_freematch_digits.yaml"),
          _runs_of("digits_asd_supercm_linear.json", "/asd_supercm_freematch_digits.yaml")),

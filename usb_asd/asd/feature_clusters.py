@@ -21,11 +21,13 @@ member overlap), as the transition map's are.
 
 :func:`feature_spectral` (``asd_feature_clustering: spectral``) instead
 clusters the normalised features by spectral clustering on their k-nearest-
-neighbour graph (Ng, Jordan & Weiss, NeurIPS 2001; von Luxburg, "A tutorial
-on spectral clustering", 2007): with the symmetrised connectivity
-``W = (K + K^T) / 2`` (``K_ij = 1`` if ``z_j`` is among the ``m`` nearest
-neighbours of ``z_i``), the rows of the ``k`` leading eigenvectors of the
-normalised affinity ``D^{-1/2} W D^{-1/2}`` are clustered by k-means. A class
+neighbour graph (scikit-learn's ``SpectralClustering``; Shi & Malik, IEEE
+TPAMI 2000; von Luxburg, "A tutorial on spectral clustering", 2007): with the
+symmetrised connectivity ``W = (K + K^T) / 2`` (``K_ij = 1`` if ``z_j`` is
+among the ``m`` nearest neighbours of ``z_i``) and degrees ``D``, let ``U``
+hold the ``k`` leading eigenvectors of ``D^{-1/2} W D^{-1/2}``; the rows of
+``D^{-1/2} U`` (eigenvectors of the random-walk Laplacian
+``I - D^{-1} W``) are clustered by k-means. A class
 whose images lie along a curved or elongated manifold stays in one piece when
 its neighbours chain together, where k-means, which favours compact round
 clusters, may split it. It is refitted from scratch at each call (a
