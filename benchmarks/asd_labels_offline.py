@@ -40,7 +40,9 @@ from usb_asd.asd.mapping import cluster_posterior  # noqa: E402
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
-from offline_results import digits_train_pool, paired_difference, pool_outputs, write_offline_record  # noqa: E402  (benchmarks/)
+from offline_results import (  # noqa: E402  (benchmarks/)
+    digits_train_pool, paired_difference, pool_outputs, score_run_folders, write_offline_record,
+)
 
 KEYS = ("current", "features", "features_spectral", "slot", "posterior")
 
@@ -90,15 +92,7 @@ def main() -> int:
     if args.redraws < 1:
         raise ValueError(f"--redraws must be >= 1, got {args.redraws}")
     images, targets = digits_train_pool()
-    rows = {}
-    for folder in sorted(args.runs):
-        checkpoint = os.path.join(folder, "latest_model.pth")
-        if not os.path.isfile(checkpoint):
-            raise FileNotFoundError(f"--runs: {folder!r} has no latest_model.pth (not a finished run folder)")
-        row = score_run(checkpoint, images, targets, args.redraws)
-        if row is not None:
-            rows[os.path.basename(os.path.normpath(folder))] = row
-            print(f"{os.path.basename(folder):48s} " + " ".join(f"{k} {row[k]:.3f}" for k in KEYS))
+    rows = score_run_folders(args.runs, lambda path: score_run(path, images, targets, args.redraws), KEYS)
     if not rows:
         raise ValueError("--runs: no finished run with asd_mapping: ctt and asd_alignment: ot")
     summary = {key: {"mean": statistics.fmean(r[key] for r in rows.values()), "n": len(rows)} for key in KEYS}

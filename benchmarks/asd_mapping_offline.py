@@ -34,7 +34,7 @@ from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
 from usb_asd.data.digits import load_digits  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
-from offline_results import paired_difference, write_offline_record  # noqa: E402  (benchmarks/)
+from offline_results import paired_difference, score_run_folders, write_offline_record  # noqa: E402  (benchmarks/)
 
 
 def score_run(checkpoint: str, targets: np.ndarray):
@@ -61,15 +61,7 @@ def main() -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     targets = load_digits().train_targets
-    rows = {}
-    for folder in sorted(args.runs):
-        checkpoint = os.path.join(folder, "latest_model.pth")
-        if not os.path.isfile(checkpoint):
-            raise FileNotFoundError(f"--runs: {folder!r} has no latest_model.pth (not a finished run folder)")
-        row = score_run(checkpoint, targets)
-        if row is not None:
-            rows[os.path.basename(os.path.normpath(folder))] = row
-            print(f"{os.path.basename(folder):48s} " + " ".join(f"{k} {row[k]:.3f}" for k in ("run", *DISTANCES)))
+    rows = score_run_folders(args.runs, lambda path: score_run(path, targets), ("run", *DISTANCES))
     if not rows:
         raise ValueError("--runs: no run with asd_mapping: ctt")
     summary = {}

@@ -52,7 +52,9 @@ from usb_asd.asd.mapping import InstanceClusterMapper  # noqa: E402
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
-from offline_results import digits_train_pool, paired_difference, pool_outputs, write_offline_record  # noqa: E402
+from offline_results import (  # noqa: E402  (benchmarks/)
+    digits_train_pool, paired_difference, pool_outputs, score_run_folders, write_offline_record,
+)
 
 LABEL_KEYS = ("run", "window", "expected", "slot_features", "pool_features")
 SIGNAL_KEYS = ("cell_purity", "within_class", "within_class_chance")
@@ -119,15 +121,7 @@ def main() -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     images, targets = digits_train_pool()
-    rows = {}
-    for folder in sorted(args.runs):
-        checkpoint = os.path.join(folder, "latest_model.pth")
-        if not os.path.isfile(checkpoint):
-            raise FileNotFoundError(f"--runs: {folder!r} has no latest_model.pth (not a finished run folder)")
-        row = score_run(checkpoint, images, targets)
-        if row is not None:
-            rows[os.path.basename(os.path.normpath(folder))] = row
-            print(f"{os.path.basename(folder):40s} " + " ".join(f"{k} {row[k]:.3f}" for k in SIGNAL_KEYS + LABEL_KEYS))
+    rows = score_run_folders(args.runs, lambda path: score_run(path, images, targets), SIGNAL_KEYS + LABEL_KEYS)
     if not rows:
         raise ValueError("--runs: no finished run with asd_mapping: ctt")
     summary = {}

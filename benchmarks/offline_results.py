@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -37,6 +37,26 @@ def pool_outputs(checkpoint: dict, num_instances: int, images: torch.Tensor) -> 
     with torch.no_grad():
         out = net(images)
         return out["feat"].double().numpy(), torch.log_softmax(out["logits_instance"].double(), dim=1).numpy()
+
+
+def score_run_folders(
+    folders: Iterable[str], score: Callable[[str], Optional[Dict[str, Any]]], keys: Sequence[str]
+) -> Dict[str, Dict[str, Any]]:
+    """``{run name: score(its latest_model.pth)}`` over finished run folders, sorted; a run scored None is left out.
+
+    Prints each row's ``keys``. A folder without ``latest_model.pth`` is refused (not a finished run).
+    """
+    rows: Dict[str, Dict[str, Any]] = {}
+    for folder in sorted(folders):
+        checkpoint = os.path.join(folder, "latest_model.pth")
+        if not os.path.isfile(checkpoint):
+            raise FileNotFoundError(f"--runs: {folder!r} has no latest_model.pth (not a finished run folder)")
+        row = score(checkpoint)
+        if row is not None:
+            name = os.path.basename(os.path.normpath(folder))
+            rows[name] = row
+            print(f"{name:48s} " + " ".join(f"{k} {row[k]:.3f}" for k in keys))
+    return rows
 
 
 def paired_difference(rows: Dict[str, Dict[str, float]], new: str, old: str) -> Dict[str, float]:
