@@ -58,7 +58,7 @@ ASD_ARGUMENTS: List[PluginArgument] = [
                    f"one of {TRANSITION_SOURCES}: argmax moves between an image's visits, or weak -> strong view"),
     PluginArgument("--asd_mapping", str, "ctt",
                    f"one of {MAPPINGS}: instance->cluster map by class transitions (ASD), random (ablation), "
-                   "or k-means on the pool's features (not the paper's)"),
+                   "or a clustering of the pool's features (asd_feature_clustering; not the paper's)"),
     PluginArgument("--asd_kmedoids_distance", str, "spectral",
                    f"one of {DISTANCES}: k-Medoids distance 1 - S/max S, or in the spectral embedding of S"),
     PluginArgument("--asd_redraw_labels", str, "slot",

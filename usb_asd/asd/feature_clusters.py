@@ -1,11 +1,12 @@
-"""An image->cluster map from k-means on the backbone's features (``asd_mapping: features``).
+"""An image->cluster map from clustering the backbone's features (``asd_mapping: features``).
 
 Not part of ASD as published (Duan et al., IEEE TIP 2025, arXiv 2509.20976),
 whose map groups instance classes by class transitions (:mod:`.mapping`). This
 alternative labels each sampled instance with the cluster of its image in a
-k-means of the whole pool's features, the way deep-clustering methods that
-alternate clustering and training label their data (e.g. DeepCluster, Caron et
-al., ECCV 2018). It is here to be measured against the transition map.
+clustering of the whole pool's features (k-means or spectral,
+``asd_feature_clustering``), the way deep-clustering methods that alternate
+clustering and training label their data (e.g. DeepCluster, Caron et al.,
+ECCV 2018). It is here to be measured against the transition map.
 
 With L2-normalised features ``z_i`` (``||z_i|| = 1``), k-means minimises
 

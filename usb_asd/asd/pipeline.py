@@ -47,7 +47,7 @@ class ASDSettings:
         ot_reg: Entropic regularisation of Sinkhorn, relative to the largest cost.
         window: ``N_b``, batches of transitions the tracker remembers.
         mapping: ``"ctt"`` (k-Medoids on transitions), ``"random"`` (ablation) or
-            ``"features"`` (each instance takes its image's cluster in a k-means
+            ``"features"`` (each instance takes its image's cluster in a clustering
             of the pool's features, :mod:`.feature_clusters`; not the paper's).
         kmedoids_distance: ``"linear"`` (``1 - S / max S``) or ``"spectral"``
             (distance in the normalised spectral embedding of ``S``), see :mod:`.mapping`.
