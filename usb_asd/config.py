@@ -272,13 +272,13 @@ def parse_config(
     data = load_yaml(args.c) if args.c else {}
     source = args.c or "command line"
 
-    def apply_files(args: argparse.Namespace) -> None:
+    def apply_yaml_and_overrides(args: argparse.Namespace) -> None:
         apply_yaml(args, parser, data, source, keep=given_on_command_line(parser, argv))
         apply_yaml(args, parser, overrides or {}, "overrides")
 
-    apply_files(args)  # an override or YAML key may choose the learner, so before its arguments are added
+    apply_yaml_and_overrides(args)  # an override or YAML key may choose the learner, so before its arguments are added
     if extra_arguments is not None:
         add_arguments(parser, extra_arguments(args))
         args = parser.parse_args(argv)
-        apply_files(args)
+        apply_yaml_and_overrides(args)
     return args
