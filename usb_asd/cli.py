@@ -6,6 +6,7 @@ import sys
 from typing import List, Optional
 
 from .config import ConfigError, parse_config
+from .errors import UserError
 
 
 def _extra_arguments(args) -> list:
@@ -44,10 +45,10 @@ def run_from_command_line(argv: Optional[List[str]] = None) -> int:
     plugin.register()
     try:
         args = parse_config(argv, extra_arguments=_extra_arguments)
-    except ConfigError as error:
+        record = main(args)
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    record = main(args)
     if record is not None:
         print(format_scores(record))
         print(f"results: {args.save_dir}/{args.save_name}/results.json")

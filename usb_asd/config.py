@@ -23,8 +23,10 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from .errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A configuration file or value is wrong; the message names the key."""
 
 

@@ -13,13 +13,15 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..errors import UserError
+
 #: Targets equal to this value mark images whose class is unknown.
 UNKNOWN_TARGET = -1
 
 ImageStore = Union[np.ndarray, List[str]]
 
 
-class DatasetFormatError(ValueError):
+class DatasetFormatError(UserError, ValueError):
     """A dataset directory is missing or not in the layout its loader expects.
 
     The message names the dataset, the path tried and the layout expected.
