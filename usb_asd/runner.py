@@ -48,7 +48,10 @@ def chosen_adaptor(args: argparse.Namespace) -> Optional[str]:
 
 def learner_mixins(args: argparse.Namespace) -> tuple:
     """Mixins selected by the config: the adaptor (``adaptor: asd``) first, then regularisers (``supercm: True``)."""
-    mixins: list = []
+    from .outputs.clustering_run import ClusteringOutputsMixin, is_clustering_run
+
+    # Clustering runs write assignments.csv / clusters.png and keep the final model only.
+    mixins: list = [ClusteringOutputsMixin] if is_clustering_run(args) else []
     adaptor = chosen_adaptor(args)
     if adaptor is not None:
         if adaptor != "asd":
