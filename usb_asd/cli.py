@@ -38,17 +38,21 @@ def format_scores(record: dict) -> str:
 
 
 def run_from_command_line(argv: Optional[List[str]] = None) -> int:
-    """Parse settings, train, print the scores; returns a process exit code."""
+    """Parse settings, train, print the scores; returns a process exit code.
+
+    A user error prints one line and returns 2; ``--debug`` (or ``USB_ASD_DEBUG=1``) re-raises it.
+    """
     from . import plugin
+    from .command_errors import report, split_debug_flag
     from .runner import main
 
+    argv, debug = split_debug_flag(list(sys.argv[1:] if argv is None else argv))
     plugin.register()
     try:
         args = parse_config(argv, extra_arguments=_extra_arguments)
         record = main(args)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report(error, debug)
     if record is not None:
         print(format_scores(record))
         print(f"results: {args.save_dir}/{args.save_name}/results.json")

@@ -7,6 +7,10 @@ from USB:
 
 * every YAML value is checked against the type of its flag, so a wrong type
   fails at once with the key's name instead of deep in training;
+* a YAML key that no flag knows (a typo such as ``asd_windw``) is an error
+  suggesting the nearest known key, where USB sets it silently;
+  ``allow_unknown_keys: True`` (or ``--allow_unknown_keys``) accepts such keys,
+  for USB configs that carry keys of other USB versions or learners;
 * a flag given on the command line wins over the same key in the YAML
   (``train.py --c config/asd_freematch_digits.yaml --asd_mapping features``).
   USB applies the file last, so such a flag is silently ignored there. Keys
@@ -16,6 +20,7 @@ from USB:
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
@@ -143,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
          "the target feeds the unlabelled batch and the evaluation")
     _add(p, "--da_target_data_dir", type=str, default=None,
          help="directory of the target dataset (default: data_dir)")
+    p.add_argument("--allow_unknown_keys", type=str2bool, nargs="?", const=True, default=False,
+                   help="accept YAML keys no flag knows (USB configs of other versions); default: an error")
     _add(p, "--c", type=str, default="", help="YAML config file; flags given on the command line override its keys")
     return p
 
@@ -243,6 +250,31 @@ def add_arguments(parser: argparse.ArgumentParser, arguments: Iterable[Any]) -> 
         known.add(argument.name)
 
 
+def check_known_keys(parser: argparse.ArgumentParser, data: Dict[str, Any], source: str) -> None:
+    """Refuse keys that no flag knows, suggesting the nearest known one.
+
+    Args:
+        parser: The parser with every flag of the run (USB's, the learner's, the plugin's).
+        data: The keys given (a YAML file or overrides).
+        source: Where they come from, for the message.
+
+    Raises:
+        ConfigError: naming the first unknown key, its nearest known spelling and the switch.
+    """
+    known = sorted({a.dest for a in parser._actions if a.dest != argparse.SUPPRESS} - {"help"})
+    unknown = [key for key in data if key not in known]
+    if not unknown:
+        return
+    key = unknown[0]
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    more = f" (and {len(unknown) - 1} more: {', '.join(map(str, unknown[1:4]))})" if len(unknown) > 1 else ""
+    raise ConfigError(
+        f"{source}: unknown key '{key}'{more}; {hint}Set allow_unknown_keys: True (or --allow_unknown_keys) "
+        "to accept keys of other USB versions or learners"
+    )
+
+
 def parse_config(
     argv: Optional[Sequence[str]] = None,
     extra_arguments: Optional[Callable[[argparse.Namespace], List[Any]]] = None,
@@ -258,7 +290,8 @@ def parse_config(
         extra_arguments: ``f(args) -> [SSL_Argument]``: learner and plugin
             arguments, which depend on the ``algorithm`` chosen by the first pass.
             Their flags are accepted on the command line too; an unknown flag
-            is still an error (argparse's, after they are added).
+            is still an error (argparse's, after they are added), and so is an
+            unknown YAML or override key unless ``allow_unknown_keys`` is set.
         overrides: Keys applied last (benchmarks and grids vary the seed or
             save name of one config), type-checked like YAML keys.
 
@@ -283,4 +316,8 @@ def parse_config(
         add_arguments(parser, extra_arguments(args))
         args = parser.parse_args(argv)
         apply_yaml_and_overrides(args)
+        # Only now is every key of the run known (the learner's arguments depend on algorithm:).
+        if not args.allow_unknown_keys:
+            check_known_keys(parser, data, source)
+            check_known_keys(parser, overrides or {}, "overrides")
     return args

@@ -24,6 +24,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from . import plugin
+from .config import ConfigError
 from .device import distributed_backend, place_model, processes_per_node
 
 log = logging.getLogger("usb_asd")
@@ -55,7 +56,7 @@ def learner_mixins(args: argparse.Namespace) -> tuple:
     adaptor = chosen_adaptor(args)
     if adaptor is not None:
         if adaptor != "asd":
-            raise ValueError(f"adaptor must be one of {ADAPTORS} or None, got {adaptor!r}")
+            raise ConfigError(f"adaptor must be one of {ADAPTORS} or None, got {adaptor!r}")
         from .asd.adaptor import ASDAdaptorMixin
 
         mixins.append(ASDAdaptorMixin)
@@ -69,24 +70,24 @@ def learner_mixins(args: argparse.Namespace) -> tuple:
 
 
 def validate_args(args: argparse.Namespace) -> None:
-    """Checks USB makes late or not at all, made before anything is written."""
+    """Checks USB makes late or not at all, made before anything is written (:class:`ConfigError` naming the key)."""
     if args.epoch < 1 or args.num_train_iter % args.epoch != 0:
-        raise ValueError(
+        raise ConfigError(
             f"num_train_iter ({args.num_train_iter}) must be a positive multiple of epoch ({args.epoch})"
         )
     for key in ("num_train_iter", "batch_size", "eval_batch_size", "uratio", "num_classes"):
         if getattr(args, key) < 1:
-            raise ValueError(f"{key} must be >= 1, got {getattr(args, key)}")
+            raise ConfigError(f"{key} must be >= 1, got {getattr(args, key)}")
     learner_mixins(args)  # rejects an unknown adaptor before anything is written
     if args.num_labels < -1:
-        raise ValueError(f"num_labels must be >= 0, or -1 for all training labels; got {args.num_labels}")
+        raise ConfigError(f"num_labels must be >= 0, or -1 for all training labels; got {args.num_labels}")
     if getattr(args, "da_target_dataset", None) and chosen_adaptor(args) is not None:
-        raise ValueError("da_target_dataset (domain adaptation) and adaptor cannot be combined: "
+        raise ConfigError("da_target_dataset (domain adaptation) and adaptor cannot be combined: "
                          "the adaptor builds labels for one unlabelled dataset")
     if args.resume and not args.load_path:
-        raise ValueError("resume: True needs load_path (a checkpoint to resume from)")
+        raise ConfigError("resume: True needs load_path (a checkpoint to resume from)")
     if args.resume and not os.path.isfile(args.load_path):
-        raise FileNotFoundError(f"load_path {args.load_path!r} does not exist (resume: True)")
+        raise ConfigError(f"load_path {args.load_path!r} does not exist (resume: True)")
 
 
 def main(args: argparse.Namespace, extra_mixins: Tuple[type, ...] = ()) -> Optional[Dict[str, Any]]:

@@ -130,3 +130,21 @@ def test_killing_the_grid_midway_then_rerunning_completes_it(tmp_path, capsys):
     payload = json.loads((out / "results.json").read_text())
     assert len(payload["runs"]) == 4 and payload["missing"] == []
     assert (out / "results.md").exists() and (out / "figures" / "confusion_best_asd.png").exists()
+
+
+def test_a_missing_data_dir_is_one_line_and_exit_2(tmp_path, capsys):
+    config = write_grid_config(tmp_path / "grid.yaml", tmp_path / "out")
+    code = run_from_command_line(["--c", config, "--dataset", "folder", "--data_dir", str(tmp_path / "nowhere"),
+                                  "--set", "num_classes=2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("error: ") and "nowhere" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_command_process_prints_no_traceback(tmp_path):
+    config = write_grid_config(tmp_path / "grid.yaml", tmp_path / "out")
+    result = subprocess.run([sys.executable, "-m", "usb_asd.compare", "--c", config, "--labels", "0", "45"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "labels: 45" in result.stderr

@@ -207,14 +207,33 @@ def run_from_command_line(argv: Optional[List[str]] = None) -> int:
     Returns:
         0, 1 (a cell failed) or 2 (a setting is wrong).
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
+    from ..command_errors import report, split_debug_flag
+    from ..errors import UserError
+
+    argv, debug = split_debug_flag(list(sys.argv[1:] if argv is None else argv))
     opts = build_parser().parse_args(argv)
+    spec = None
+    created = False
     try:
         spec = spec_from_args(opts)
+        created = not os.path.exists(spec.out)
         return run_compare(spec, "python -m usb_asd.compare " + shlex.join(argv), report_only=opts.report_only)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except UserError as error:  # ConfigError, GridError, a data set's error...
+        if created and spec is not None:
+            _remove_if_nothing_ran(spec.out)
+        return report(error, debug)
+
+
+def _remove_if_nothing_ran(out: str) -> None:
+    """Remove an output folder this invocation created when no cell wrote results (only cell configs)."""
+    import shutil
+
+    if not os.path.isdir(out):
+        return
+    for _, _, files in os.walk(out):
+        if any(name in ("results.json", "latest_model.pth") for name in files):
+            return
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def main() -> None:

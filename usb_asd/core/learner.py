@@ -19,6 +19,7 @@ from semilearn.core.utils import ALGORITHMS
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_score, recall_score
 from tqdm.auto import tqdm
 
+from ..config import ConfigError
 from ..data.registry import DATASETS, load_splits
 from ..data.usb_datasets import build_domain_adaptation_datasets, build_usb_datasets
 from ..data.transforms import IMAGE_KINDS
@@ -72,18 +73,20 @@ class PluginLearnerMixin:
         # Training on labels needs one output per class; a label-free run may ask
         # for any number of clusters (ACC / NMI / ARI handle k != #classes).
         if num_labels != 0 and splits.num_classes != self.args.num_classes:
-            raise ValueError(
+            raise ConfigError(
                 f"num_classes is {self.args.num_classes} but dataset '{self.args.dataset}' has "
                 f"{splits.num_classes} classes; set num_classes: {splits.num_classes}"
             )
         kind = getattr(self.args, "image_kind", None) or DATASETS[self.args.dataset].kind
         if kind not in IMAGE_KINDS:
-            raise ValueError(f"image_kind must be one of {IMAGE_KINDS}, got {kind!r}")
+            raise ConfigError(f"image_kind must be one of {IMAGE_KINDS}, got {kind!r}")
         if num_labels == 0 and self.requires_labelled_split():
-            raise ValueError(
+            raise ConfigError(
                 f"num_labels is 0 but learner '{self.args.algorithm}' trains on a labelled split; "
                 "give num_labels > 0, or let a label-free adaptor (e.g. ASD) build the labels"
             )
+        if num_labels == 0:
+            check_cluster_count(self.args, len(splits.train_targets) + len(splits.extra_train_images or ()))
         # Items are built by learner name; a learner may ask for another's layout.
         item_layout = getattr(self, "dataset_algorithm", None) or self.args.algorithm
         target_name = getattr(self.args, "da_target_dataset", None)
@@ -233,6 +236,31 @@ class PluginLearnerMixin:
         return eval_dict
 
 
+def check_cluster_count(args, pool_size: int) -> None:
+    """Refuse a clustering run that asks for more clusters than the data can hold, naming ``num_classes``.
+
+    Args:
+        args: The run's settings (``num_classes``; ``adaptor`` and ``asd_num_instances`` for ASD).
+        pool_size: Images in the training pool.
+
+    Raises:
+        ConfigError: ``num_classes`` above the pool size, or (ASD, ``asd_num_instances: 0``) its
+            derived ``4 x num_classes`` sampled instances above the pool size.
+    """
+    k = int(args.num_classes)
+    where = f"dataset '{args.dataset}' ({args.data_dir})" if args.dataset == "folder" else f"dataset '{args.dataset}'"
+    if k > pool_size:
+        raise ConfigError(f"num_classes is {k} but {where} has {pool_size} training images; "
+                          f"ask for at most num_classes: {pool_size} clusters")
+    asd = getattr(args, "adaptor", None) == "asd"
+    if asd and not getattr(args, "asd_num_instances", 0) and 4 * k > pool_size:
+        raise ConfigError(
+            f"num_classes is {k}: ASD samples 4 x num_classes = {4 * k} images per round but {where} has "
+            f"{pool_size} training images; use num_classes <= {pool_size // 4}, or set asd_num_instances "
+            f"between {k} and {pool_size}"
+        )
+
+
 def score_predictions(logits: np.ndarray, y_true: np.ndarray, prefix: str = "eval") -> Dict[str, float]:
     """USB's evaluation scores plus clustering scores, from logits.
 
@@ -282,9 +310,9 @@ def compose_learner(algorithm: str, mixins: Tuple[type, ...] = ()) -> Type:
         The composed class (cached, so pickling in spawned processes sees one class).
     """
     if algorithm in UNSUPPORTED_LEARNERS:
-        raise ValueError(f"algorithm '{algorithm}' is not supported by usb_asd: {UNSUPPORTED_LEARNERS[algorithm]}")
+        raise ConfigError(f"algorithm '{algorithm}' is not supported by usb_asd: {UNSUPPORTED_LEARNERS[algorithm]}")
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm '{algorithm}' is not a USB learner; known: {sorted(ALGORITHMS.keys())}")
+        raise ConfigError(f"algorithm '{algorithm}' is not a USB learner; known: {sorted(ALGORITHMS.keys())}")
     base = ALGORITHMS[algorithm]
     key = (*mixins, PluginLearnerMixin, base)
     if key not in _COMPOSED:

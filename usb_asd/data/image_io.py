@@ -11,11 +11,13 @@ import os
 import numpy as np
 from PIL import Image
 
+from ..errors import UserError
+
 #: PIL mode for each supported channel count.
 _MODES = {1: "L", 3: "RGB"}
 
 
-class ImageReadError(OSError):
+class ImageReadError(UserError, OSError):
     """An image file is missing or cannot be decoded; the message names the file."""
 
 

@@ -133,5 +133,6 @@ def load_splits(name: str, data_dir: str, num_classes: Optional[int] = None) -> 
         return spec.load("", num_classes)
     root = dataset_root(spec, data_dir)
     if not os.path.isdir(root):
-        raise DatasetFormatError(name, root, f"a directory (set data_dir) holding {name} in its standard format")
+        raise DatasetFormatError(name, root, f"a directory (set data_dir) holding {name} in its standard format",
+                                 "directory does not exist; check data_dir")
     return spec.load(root, num_classes)
