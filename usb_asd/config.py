@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
          "the target feeds the unlabelled batch and the evaluation")
     _add(p, "--da_target_data_dir", type=str, default=None,
          help="directory of the target dataset (default: data_dir)")
+    p.add_argument("--progress_bar", type=str2bool, nargs="?", const=True, default=True,
+                   help="a progress bar with ETA on stderr (only when stderr is a terminal)")
     p.add_argument("--allow_unknown_keys", type=str2bool, nargs="?", const=True, default=False,
                    help="accept YAML keys no flag knows (USB configs of other versions); default: an error")
     _add(p, "--c", type=str, default="", help="YAML config file; flags given on the command line override its keys")

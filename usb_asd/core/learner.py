@@ -25,6 +25,7 @@ from ..data.usb_datasets import build_domain_adaptation_datasets, build_usb_data
 from ..data.transforms import IMAGE_KINDS
 from ..device import cuda_calls_to, resolve_device, to_device
 from ..metrics import clustering_scores
+from .progress import ProgressBarHook
 from .hooks import DeviceTimerHook, ResultsHook, StepEndStampHook
 from .checkpoint_codec import decode, encode
 from .resume import ResumableSampler, capture_rng_state, restore_rng_state, resumable_loader
@@ -147,6 +148,7 @@ class PluginLearnerMixin:
         # Same priority as ParamUpdateHook and registered after it: runs right after the update.
         self.register_hook(StepEndStampHook(), "StepEndStampHook", "HIGHEST")
         self.register_hook(ResultsHook(), "ResultsHook", "LOWEST")
+        self.register_hook(ProgressBarHook(), "ProgressBarHook", "LOWEST")
 
     # ---- device -----------------------------------------------------------
     def process_batch(self, input_args=None, **kwargs):

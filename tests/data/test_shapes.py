@@ -1,0 +1,24 @@
+"""The shapes toy: the planted groups, flat or in class folders, readable by the folder loader."""
+
+import numpy as np
+
+from usb_asd.data.folder import load_image_folder
+from usb_asd.data.shapes import draw_shape, write_shapes_folder
+
+
+def test_flat_and_labelled_folders(tmp_path):
+    flat = write_shapes_folder(str(tmp_path / "flat"), per_group=4, groups=3)
+    assert len(flat) == 12
+    splits = load_image_folder(str(tmp_path / "flat"), num_classes=3)
+    assert np.all(splits.train_targets == -1)
+    write_shapes_folder(str(tmp_path / "lab"), per_group=4, groups=2, labelled=True)
+    splits = load_image_folder(str(tmp_path / "lab"))
+    assert splits.class_names == ["circle", "square"] and np.bincount(splits.train_targets).tolist() == [4, 4]
+
+
+def test_shapes_differ_in_area():
+    rng = np.random.default_rng(0)
+    square, triangle = draw_shape("square", rng), draw_shape("triangle", rng)
+    assert square.shape == (32, 32, 3) and square.dtype == np.uint8
+    # A filled shape is brighter than the background everywhere it covers.
+    assert (square.max(axis=2) > 100).sum() > (triangle.max(axis=2) > 100).sum() * 0.8
