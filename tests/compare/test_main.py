@@ -148,3 +148,11 @@ def test_the_command_process_prints_no_traceback(tmp_path):
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "labels: 45" in result.stderr
+
+
+def test_a_misspelt_key_is_refused_before_any_cell_runs(tmp_path, capsys):
+    config = write_grid_config(tmp_path / "grid.yaml", tmp_path / "out")
+    assert run_from_command_line(["--c", config, "--set", "asd_windw=3"]) == 2
+    err = capsys.readouterr().err
+    assert "asd_windw" in err and "did you mean 'asd_window'" in err
+    assert not (tmp_path / "out").exists()

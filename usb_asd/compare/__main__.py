@@ -170,6 +170,29 @@ def run_remaining(spec: GridSpec, cells: List[Cell], states: Dict[Cell, str], cl
     return {cell.cell_id: message for cell, message in outcome.failures.items()}
 
 
+def check_cell_keys(spec: GridSpec, cells: List[Cell]) -> None:
+    """Refuse, before anything runs, a key no cell's learner knows (a typo in the grid config or ``--set``).
+
+    Raises:
+        ConfigError: naming the key and the nearest known one (``allow_unknown_keys: True`` accepts it).
+    """
+    from ..cli import _extra_arguments
+    from ..config import add_arguments, build_parser, check_known_keys
+
+    counts = {label: resolve_num_labels(spec, label) for label in spec.labels}
+    checked = set()
+    for cell in cells:
+        if (cell.learner, cell.is_asd) in checked:
+            continue
+        checked.add((cell.learner, cell.is_asd))
+        settings = cell_settings(spec, cell, counts[cell.labels])
+        if settings.get("allow_unknown_keys") in (True, "True", "true"):
+            continue
+        parser = build_parser()
+        add_arguments(parser, _extra_arguments(argparse.Namespace(algorithm=cell.learner)))
+        check_known_keys(parser, settings, f"grid {spec.out} (cell {cell.cell_id})")
+
+
 def run_compare(spec: GridSpec, command: str, report_only: bool = False) -> int:
     """Run what is left of the grid, then write the report from every finished cell.
 
@@ -183,6 +206,7 @@ def run_compare(spec: GridSpec, command: str, report_only: bool = False) -> int:
     """
     started = time.monotonic()
     cells = plan_cells(spec)
+    check_cell_keys(spec, cells)
     states = {cell: cell_state(spec.out, cell) for cell in cells}
     prepare_cell_configs(spec, cells, states, report_only)
     classical = cached_classical(spec.out, spec.dataset, spec.data_dir, spec.classical, spec.seeds,
