@@ -22,3 +22,13 @@ def test_shapes_differ_in_area():
     assert square.shape == (32, 32, 3) and square.dtype == np.uint8
     # A filled shape is brighter than the background everywhere it covers.
     assert (square.max(axis=2) > 100).sum() > (triangle.max(axis=2) > 100).sum() * 0.8
+
+
+def test_each_group_has_its_own_hue():
+    from usb_asd.data.shapes import HUES
+
+    rng = np.random.default_rng(1)
+    for g, hue in enumerate(HUES[:3]):
+        img = draw_shape("square", rng, hue=hue).reshape(-1, 3).astype(int)
+        fg = img[img.max(axis=1) > 100].mean(axis=0)
+        assert int(np.argmax(fg)) == int(np.argmax(hue))  # the dominant channel is the group's

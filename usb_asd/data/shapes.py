@@ -3,8 +3,12 @@
     python -m usb_asd.data.shapes data/shapes --per_group 20 [--groups 3] [--labelled]
 
 writes ``groups x per_group`` 32x32 PNGs (circles, squares, triangles, crosses,
-diamonds, in that order), each shape in a random bright colour, size and
-position on a dark background. Without ``--labelled`` the images lie directly
+diamonds, in that order). Each group has its own hue (red, green, blue, yellow,
+magenta, jittered) as well as its own shape, so the planted groups are the
+most salient structure; size, position, brightness and the dark background
+vary at random. (With random colours for every shape, a first version, ASD
+grouped the images by colour, not shape: a clustering finds the strongest
+structure, not the one meant.) Without ``--labelled`` the images lie directly
 in the folder (what a user's photos look like: nothing to score); with it they
 sit in one class folder per shape, used only to score.
 """
@@ -21,12 +25,25 @@ from PIL import Image, ImageDraw
 
 #: Shapes in the order groups take them.
 SHAPES = ("circle", "square", "triangle", "cross", "diamond")
+#: Base colour of each group (jittered per image).
+HUES = ((230, 60, 60), (60, 200, 70), (70, 110, 240), (230, 210, 50), (210, 70, 210))
 
 
-def draw_shape(shape: str, rng: np.random.Generator, side: int = 32) -> np.ndarray:
-    """One ``(side, side, 3)`` uint8 image of ``shape`` (random colour, size and centre)."""
+def draw_shape(shape: str, rng: np.random.Generator, side: int = 32, hue=None) -> np.ndarray:
+    """One ``(side, side, 3)`` uint8 image of ``shape``: random size, centre and brightness.
+
+    Args:
+        shape: One of :data:`SHAPES`.
+        rng: Random generator.
+        side: Image side in pixels.
+        hue: Base RGB colour (jittered by +-25 and scaled by 0.75-1.0); ``None``: any bright colour.
+    """
     background = tuple(int(v) for v in rng.integers(0, 50, 3))
-    colour = tuple(int(v) for v in rng.integers(130, 256, 3))
+    if hue is None:
+        colour = tuple(int(v) for v in rng.integers(130, 256, 3))
+    else:
+        jittered = (np.asarray(hue) + rng.integers(-25, 26, 3)) * rng.uniform(0.75, 1.0)
+        colour = tuple(int(v) for v in np.clip(jittered, 0, 255))
     img = Image.new("RGB", (side, side), background)
     draw = ImageDraw.Draw(img)
     r = float(rng.uniform(0.25, 0.38) * side)
@@ -70,7 +87,7 @@ def write_shapes_folder(out: str, per_group: int = 20, groups: int = 3, labelled
             # Flat names interleave the groups, so file order says nothing of the group.
             name = f"{shape}_{i:03d}.png" if labelled else f"img_{i * groups + g:04d}.png"
             path = os.path.join(folder, name)
-            Image.fromarray(draw_shape(shape, rng)).save(path)
+            Image.fromarray(draw_shape(shape, rng, hue=HUES[g])).save(path)
             paths.append(path)
     return sorted(paths)
 
