@@ -154,6 +154,17 @@ def compare_tables(folder: str) -> str:
     return "\n\n".join(blocks)
 
 
+def folder_run_table(name: str) -> str:
+    """A one-row table of a folder run's record (``benchmarks/results/<name>``: results.json plus planted-group scores)."""
+    r = _load(name)
+    cells = [str(r["num_images"]), str(r["num_classes"]), str(r["iterations"]), f"{r['wall_s']:.0f}",
+             f"{r['mean_iter_s']:.2f}", f"{r['planted_acc']:.3f}", f"{r['planted_nmi']:.3f}",
+             str(r["clusters_used"]), str(r["predict_matches_run"]), r["commit"][:7]]
+    return ("| images | k | iterations | s / run | s / iteration | ACC vs planted groups | NMI | clusters used "
+            "| predict = run | commit |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n| "
+            + " | ".join(cells) + " |")
+
+
 def render_document(template_path: str = TEMPLATE) -> str:
     """docs/BENCHMARKS.md: the template with every marker replaced by its tables."""
     with open(template_path, encoding="utf-8") as handle:
@@ -164,11 +175,16 @@ def render_document(template_path: str = TEMPLATE) -> str:
         name = match.group(1)
         if name.startswith("compare:"):
             return compare_tables(name.split(":", 1)[1])
+        if name.startswith("file:"):
+            with open(os.path.join(RESULTS, name.split(":", 1)[1]), encoding="utf-8") as handle:
+                return handle.read().strip("\n")
+        if name.startswith("folder_run:"):
+            return folder_run_table(name.split(":", 1)[1])
         if name not in sections:
             raise KeyError(f"{template_path}: unknown marker {{{{{name}}}}}")
         return sections[name]()
 
-    return GENERATED_NOTE + re.sub(r"\{\{([a-z_:0-9]+)\}\}", fill, template)
+    return GENERATED_NOTE + re.sub(r"\{\{([a-z_:0-9.]+)\}\}", fill, template)
 
 
 def main(argv=None) -> int:
