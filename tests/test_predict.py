@@ -77,3 +77,17 @@ def test_the_command_runs_and_fails_cleanly(folder_run, tmp_path):  # noqa: F811
                          timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "nowhere" in bad.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("settings", [{"algorithm": "comatch"}, {"algorithm": "fixmatch", "supercm": True}],
+                         ids=["comatch_net_wrapper", "supercm_head"])
+def test_predict_rebuilds_learners_that_wrap_the_net(tmp_path, settings):
+    """The checkpoint's weights load strictly into the rebuilt net, whatever the learner wraps around it."""
+    from tests.conftest import digits_config
+    from tests.outputs.conftest import ASD, run
+    from usb_asd.predict import load_model
+
+    run(digits_config(tmp_path, **{**ASD, **settings, "num_train_iter": 4, "num_eval_iter": 4}))
+    model, loaded = load_model(str(tmp_path / "run" / "latest_model.pth"), torch.device("cpu"))
+    assert loaded["args"]["algorithm"] == settings["algorithm"]
+    assert model(torch.zeros(2, 3, 8, 8))["logits"].shape == (2, 10)
