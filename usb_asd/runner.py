@@ -24,6 +24,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from . import plugin
+from .core.safety import check_run_is_sound, prepare_save_folder
 from .device import distributed_backend, place_model, processes_per_node
 
 log = logging.getLogger("usb_asd")
@@ -84,6 +85,7 @@ def validate_args(args: argparse.Namespace) -> None:
         raise ValueError("resume: True needs load_path (a checkpoint to resume from)")
     if args.resume and not os.path.isfile(args.load_path):
         raise FileNotFoundError(f"load_path {args.load_path!r} does not exist (resume: True)")
+    check_run_is_sound(args)
 
 
 def main(args: argparse.Namespace, extra_mixins: Tuple[type, ...] = ()) -> Optional[Dict[str, Any]]:
@@ -113,6 +115,7 @@ def main(args: argparse.Namespace, extra_mixins: Tuple[type, ...] = ()) -> Optio
         if args.dist_url == "tcp://127.0.0.1:11111":
             args.dist_url = f"tcp://127.0.0.1:{free_port()}"
     try:
+        prepare_save_folder(save_path)
         if args.multiprocessing_distributed:
             args.world_size = procs * args.world_size
             mp.spawn(main_worker, nprocs=procs, args=(procs, args, tuple(extra_mixins)))
