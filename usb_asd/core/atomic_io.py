@@ -97,6 +97,7 @@ def write_atomic(
             the destination is unchanged and no temporary file is left.
     """
     directory = os.path.dirname(os.path.abspath(path))
+    _refuse_file_in_the_way(directory, setting)
     try:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix + _TEMP_SUFFIX, dir=directory)
@@ -138,11 +139,7 @@ def ensure_writable_dir(path: str, setting: str) -> None:
     Raises:
         WriteError: A file is in the way, the place is read-only, the disk is full...
     """
-    existing = os.path.abspath(path)
-    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):  # a file where the folder (or one above it) should be
-        raise WriteError(existing, NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), existing), setting)
+    _refuse_file_in_the_way(path, setting)
     try:
         os.makedirs(path, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=_TEMP_SUFFIX, dir=path)
@@ -150,6 +147,15 @@ def ensure_writable_dir(path: str, setting: str) -> None:
         raise WriteError(path, error, setting) from error
     os.close(fd)
     _remove_quietly(probe)
+
+
+def _refuse_file_in_the_way(folder: str, setting: Optional[str]) -> None:
+    """WriteError naming the file that stands where ``folder`` (or a folder above it) should be."""
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise WriteError(existing, NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), existing), setting)
 
 
 def remove_stale_temporaries(folder: str) -> List[str]:

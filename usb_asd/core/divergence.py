@@ -46,8 +46,14 @@ def non_finite_terms(log_dict: Dict[str, Any]) -> Dict[str, float]:
 
 def likely_settings(args) -> str:
     """The settings that usually make a run diverge, with this run's values."""
+    adaptor = getattr(args, "adaptor", None)
+    inactive = tuple(prefix for prefix, active in (
+        ("asd_", adaptor not in (None, "", "none", "None")),
+        ("supercm_", bool(getattr(args, "supercm", False)) or getattr(args, "algorithm", "") == "supercm"),
+    ) if not active)
     weights = [f"{key}: {value}" for key, value in sorted(vars(args).items())
-               if _LOSS_WEIGHT.search(key) and isinstance(value, (int, float)) and not isinstance(value, bool)]
+               if _LOSS_WEIGHT.search(key) and not key.startswith(inactive)
+               and isinstance(value, (int, float)) and not isinstance(value, bool)]
     parts = [f"lr: {getattr(args, 'lr', '?')} (try a smaller one)"]
     if weights:
         parts.append("the loss weights (" + ", ".join(weights) + ")")

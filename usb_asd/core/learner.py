@@ -205,8 +205,9 @@ class PluginLearnerMixin:
         save_checkpoint(self.get_save_dict(), paths, setting="save_dir")
         for path in paths:
             self.print_fn(f"model saved: {path}")
-        # USB stores it + 1 at a checkpoint: the iterations it holds.
-        self.last_checkpoint = (paths[0], int(self.it) + 1)
+        if save_name == "latest_model.pth" or getattr(self, "last_checkpoint", None) is None:
+            # USB stores it + 1 at a checkpoint: the iterations it holds.
+            self.last_checkpoint = (paths[0], int(self.it) + 1)
 
     def load_model(self, load_path):
         with cuda_calls_to(self.device):
