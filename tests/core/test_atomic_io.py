@@ -98,3 +98,41 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_SLOW_WRITER = """
+import sys, time
+from usb_asd.core.atomic_io import write_atomic
+
+def slow(handle):
+    for i in range(1000):
+        handle.write(b"n" * 65536)
+        handle.flush()
+        if i == 3:
+            print("writing", flush=True)
+        time.sleep(0.01)
+
+write_atomic(sys.argv[1], slow)
+"""
+
+
+def test_a_process_killed_while_it_writes_leaves_the_previous_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "latest_model.pth"
+    write_bytes_atomic(str(path), b"the good checkpoint")
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(path)], stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert path.read_bytes() == b"the good checkpoint"
+    leftovers = [name for name in os.listdir(tmp_path) if name != "latest_model.pth"]
+    assert len(leftovers) == 1 and (tmp_path / leftovers[0]).stat().st_size >= 4 * 65536  # the half-written temp
+    assert remove_stale_temporaries(str(tmp_path)) == leftovers
+    assert os.listdir(tmp_path) == ["latest_model.pth"]

@@ -42,6 +42,11 @@ def test_whole_empty_and_truncated_checkpoints(tmp_path):
     path = tmp_path / "latest_model.pth"
     _save(path, _args(tmp_path))
     assert checkpoint_problem(str(path)) is None
+    data = bytearray(path.read_bytes())
+    data[data.find(torch.ones(64).numpy().tobytes()) + 100] ^= 0xFF  # one flipped bit pattern inside the weights
+    path.write_bytes(bytes(data))
+    assert "fails its CRC check" in checkpoint_problem(str(path))
+    _save(path, _args(tmp_path))
     _truncate(path)
     assert "truncated" in checkpoint_problem(str(path))
     path.write_bytes(b"")
