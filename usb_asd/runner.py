@@ -81,11 +81,11 @@ def validate_args(args: argparse.Namespace) -> None:
     if getattr(args, "da_target_dataset", None) and chosen_adaptor(args) is not None:
         raise ValueError("da_target_dataset (domain adaptation) and adaptor cannot be combined: "
                          "the adaptor builds labels for one unlabelled dataset")
+    check_run_is_sound(args)  # a damaged or missing load_path is named with an intact older checkpoint, if any
     if args.resume and not args.load_path:
         raise ValueError("resume: True needs load_path (a checkpoint to resume from)")
     if args.resume and not os.path.isfile(args.load_path):
         raise FileNotFoundError(f"load_path {args.load_path!r} does not exist (resume: True)")
-    check_run_is_sound(args)
 
 
 def main(args: argparse.Namespace, extra_mixins: Tuple[type, ...] = ()) -> Optional[Dict[str, Any]]:

@@ -75,6 +75,12 @@ def test_a_damaged_checkpoint_points_to_the_newest_intact_older_one(tmp_path):
     assert resume_checkpoint(args) == str(tmp_path / "model_it20.pth")
 
 
+def test_a_missing_checkpoint_points_to_an_intact_older_one(tmp_path):
+    _save(tmp_path / "model_it10.pth", _args(tmp_path), 10)
+    with pytest.raises(CheckpointError, match=r"it does not exist\. The newest intact older checkpoint is .*model_it10"):
+        resume_checkpoint(_args(tmp_path, load_path=str(tmp_path / "latest_model.pth")))
+
+
 def test_a_damaged_checkpoint_with_nothing_older_says_how_to_keep_some(tmp_path):
     path = tmp_path / "latest_model.pth"
     path.write_bytes(b"")
