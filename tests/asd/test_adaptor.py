@@ -93,7 +93,7 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping):
 
 
 def test_instance_consistency_option_trains_on_unlabelled_images(tmp_path, make_digits_config):
-    _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_train_iter": 10, "num_eval_iter": 10,
+    _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_train_iter": 12, "num_eval_iter": 12,
                                "num_log_iter": 5, "asd_instance_ssl_ratio": 1.0, "asd_instance_p_cutoff": 0.0}))
     log = (tmp_path / "run" / "log.txt").read_text()
     # With a 0 threshold every unlabelled image contributes: mask 1 and a non-zero loss.

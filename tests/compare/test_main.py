@@ -130,3 +130,13 @@ def test_killing_the_grid_midway_then_rerunning_completes_it(tmp_path, capsys):
     payload = json.loads((out / "results.json").read_text())
     assert len(payload["runs"]) == 4 and payload["missing"] == []
     assert (out / "results.md").exists() and (out / "figures" / "confusion_best_asd.png").exists()
+
+
+def test_an_out_folder_that_cannot_be_written_is_named(tmp_path, capsys):
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output folder should be")
+    config = write_grid_config(tmp_path / "grid.yaml", blocker, labels=[40], classical=[])
+    assert run_from_command_line(["--c", config, "--report-only"]) == 2
+    err = capsys.readouterr().err
+    assert f"{blocker} (folder chosen by --out): Not a directory [ENOTDIR]" in err and len(err.splitlines()) == 1
+    assert blocker.read_text() == "a file where the output folder should be"

@@ -19,6 +19,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from ..config import ConfigError
+from ..core.atomic_io import WriteError
 from .classical import cached_classical
 from .execute import CellJob, GridProgress, format_duration, read_cell_record, run_jobs
 from .grid import (
@@ -214,6 +215,9 @@ def run_from_command_line(argv: Optional[List[str]] = None) -> int:
         return run_compare(spec, "python -m usb_asd.compare " + shlex.join(argv), report_only=opts.report_only)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except WriteError as error:  # every file the command writes lies under --out
+        print(f"error: {error.under_setting('--out')}", file=sys.stderr)
         return 2
 
 

@@ -15,6 +15,7 @@ from semilearn.core.hooks import Hook
 from ..metrics import NMI_AVERAGE
 from ..results import git_commit, machine_info, write_json_atomic
 from ..validation import pool_predictions, validation_indices, validation_scores
+from .degenerate import degeneracy, describe
 
 
 def learner_features(out_dict, key: str, with_grad: bool = False) -> Optional[torch.Tensor]:
@@ -123,8 +124,13 @@ class ResultsHook(Hook):
         # Mean, not median: periodic work (ASD's re-clustering, redraws) belongs in the cost.
         record["mean_iter_s"] = float(statistics.fmean(self._iter_times)) if self._iter_times else None
         record.update(validation_record(algorithm))
+        sizes = getattr(algorithm, "last_eval_cluster_sizes", None)
+        record["degenerate"] = degeneracy(sizes) if sizes is not None else None
+        if record["degenerate"]:
+            algorithm.print_fn(f"warning: {describe(record['degenerate'])} (final model, scored images)")
         algorithm.results_record = record
-        write_json_atomic(os.path.join(algorithm.save_dir, algorithm.save_name, "results.json"), record)
+        write_json_atomic(os.path.join(algorithm.save_dir, algorithm.save_name, "results.json"), record,
+                          setting="save_dir")
 
 
 def validation_record(algorithm) -> Dict[str, Any]:
