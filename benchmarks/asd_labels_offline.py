@@ -41,7 +41,7 @@ from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
 from offline_results import (  # noqa: E402  (benchmarks/)
-    digits_train_pool, paired_difference, pool_outputs, score_run_folders, write_offline_record,
+    add_pool_arguments, paired_difference, pool_outputs, score_run_folders, train_pool, write_offline_record,
 )
 
 KEYS = ("current", "features", "features_spectral", "slot", "posterior")
@@ -55,7 +55,7 @@ def score_run(path: str, images: torch.Tensor, targets: np.ndarray, redraws: int
     if settings.mapping != "ctt" or settings.alignment != "ot" or state["mapper"]["mapping"] is None:
         return None
     if len(targets) != state["num_samples"]:
-        raise ValueError(f"{path}: pool of {state['num_samples']} samples, digits' train split has {len(targets)}")
+        raise ValueError(f"{path}: pool of {state['num_samples']} samples, the dataset's train split has {len(targets)}")
     features, log_probs = pool_outputs(checkpoint, settings.num_instances, images)
     pool_clusters = feature_kmeans(features, settings.num_clusters, settings.seed)
     saved = ClusterLabelBuilder(settings, state["num_samples"])
@@ -88,10 +88,11 @@ def main() -> int:
     parser.add_argument("--runs", nargs="+", required=True, help="run folders holding latest_model.pth")
     parser.add_argument("--redraws", type=int, default=5, help="replayed redraws per run (>= 1)")
     parser.add_argument("--out", required=True)
+    add_pool_arguments(parser)
     args = parser.parse_args()
     if args.redraws < 1:
         raise ValueError(f"--redraws must be >= 1, got {args.redraws}")
-    images, targets = digits_train_pool()
+    images, targets = train_pool(args.dataset, args.img_size)
     rows = score_run_folders(args.runs, lambda path: score_run(path, images, targets, args.redraws), KEYS)
     if not rows:
         raise ValueError("--runs: no finished run with asd_mapping: ctt and asd_alignment: ot")

@@ -1,4 +1,4 @@
-"""What the offline benchmarks (``asd_*_offline.py``) share: the digits pool, a run's outputs on it, paired scores, JSON."""
+"""What the offline benchmarks (``asd_*_offline.py``) share: a run's pool, its outputs on it, paired scores, JSON."""
 
 from __future__ import annotations
 
@@ -12,18 +12,32 @@ import torch
 from PIL import Image
 
 import usb_asd  # noqa: F401  (makes PyPI's CUDA torchvision importable)
-from usb_asd.data.digits import load_digits
+from usb_asd.data.registry import DATASETS, load_splits
 from usb_asd.data.transforms import build_augmentations
 from usb_asd.nets.small_cnn import cnn_small
 from usb_asd.nets.two_head import TwoHeadNet
 from usb_asd.results import git_commit, machine_info, write_json_atomic
 
 
-def digits_train_pool() -> Tuple[torch.Tensor, np.ndarray]:
-    """Digits' training split (the ASD pool) in the eval transform, and its targets (to score only)."""
-    splits = load_digits()
-    tf = build_augmentations("glyph", 8, 0.875, splits.mean, splits.std).eval
+def train_pool(dataset: str = "digits", img_size: int = 8) -> Tuple[torch.Tensor, np.ndarray]:
+    """A bundled dataset's training split (the ASD pool) in the eval transform, and its targets (to score only).
+
+    Args:
+        dataset: A dataset that ships with a package (``digits``, ``mnist5k``).
+        img_size: The runs' ``img_size``.
+    """
+    spec = DATASETS[dataset]
+    if spec.needs_dir:
+        raise ValueError(f"--dataset: offline replays read bundled datasets only, not {dataset!r}")
+    splits = load_splits(dataset, "")
+    tf = build_augmentations(spec.kind, img_size, 0.875, splits.mean, splits.std).eval
     return torch.stack([tf(Image.fromarray(img)) for img in splits.train_images]), splits.train_targets
+
+
+def add_pool_arguments(parser) -> None:
+    """``--dataset`` and ``--img_size`` of the runs being replayed (digits at 8x8 by default)."""
+    parser.add_argument("--dataset", default="digits", help="the runs' dataset (a bundled one)")
+    parser.add_argument("--img_size", type=int, default=8, help="the runs' img_size")
 
 
 def pool_outputs(checkpoint: dict, num_instances: int, images: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:

@@ -47,3 +47,27 @@ def test_a_plugin_key_given_as_a_flag_overrides_the_shipped_config():
     assert args.asd_mapping == "features"
     assert args.T == 0.3  # a FreeMatch argument, known only once the learner is read
     assert args.asd_redraw_labels == load_yaml(path)["asd_redraw_labels"]  # the rest is the file's
+
+
+#: What may differ between a digits config and its MNIST-5k twin: the data, its input size, where runs go.
+DATA_KEYS = {"dataset", "img_size", "save_dir", "save_name"}
+
+
+@pytest.mark.parametrize("name", ["asd_freematch", "asd_fixmatch", "freematch_{}_40", "fixmatch_{}_40"])
+def test_mnist5k_configs_keep_every_setting_chosen_on_digits(name):
+    """Settings are chosen on digits only; MNIST-5k changes just the data and its input size."""
+    stem = name.format("{}") if "{}" in name else name + "_{}"
+    digits = load_yaml(os.path.join(CONFIG_DIR, stem.format("digits") + ".yaml"))
+    mnist = load_yaml(os.path.join(CONFIG_DIR, stem.format("mnist5k") + ".yaml"))
+    assert set(digits) == set(mnist)
+    assert {key for key in digits if digits[key] != mnist[key]} == DATA_KEYS
+    assert mnist["dataset"] == "mnist5k" and mnist["img_size"] == 16
+
+
+def test_mnist5k_grid_keeps_the_digits_grid():
+    digits = load_yaml(os.path.join(CONFIG_DIR, "compare_digits.yaml"))
+    mnist = load_yaml(os.path.join(CONFIG_DIR, "compare_mnist5k.yaml"))
+    assert digits["asd"] == mnist["asd"] and digits["learners"] == mnist["learners"]
+    changed = {key for key in digits["base"] if digits["base"][key] != mnist["base"][key]}
+    assert changed == {"dataset", "img_size"}
+    assert {k for k in digits["grid"] if digits["grid"][k] != mnist["grid"][k]} == {"out"}

@@ -87,7 +87,7 @@ def test_predict_rebuilds_learners_that_wrap_the_net(tmp_path, settings):
     from tests.outputs.conftest import ASD, run
     from usb_asd.predict import load_model
 
-    run(digits_config(tmp_path, **{**ASD, **settings, "num_train_iter": 4, "num_eval_iter": 4}))
+    run(digits_config(tmp_path, **{**ASD, **settings, "num_train_iter": 6, "num_eval_iter": 6}))
     model, loaded = load_model(str(tmp_path / "run" / "latest_model.pth"), torch.device("cpu"))
     assert loaded["args"]["algorithm"] == settings["algorithm"]
     assert model(torch.zeros(2, 3, 8, 8))["logits"].shape == (2, 10)

@@ -30,11 +30,14 @@ def format_scores(record: dict) -> str:
         value = record.get(key)
         return "n/a" if value is None else f"{value:.4f}"
 
+    from .core.degenerate import describe
+
+    flag = describe(record.get("degenerate"))
     return (
         f"{record['algorithm']} on {record['dataset']} ({record['iterations']} iterations, "
         f"{record['wall_s']:.0f} s, {record['device']}): ACC {fmt('acc')}  NMI {fmt('nmi')}  "
         f"ARI {fmt('ari')}  top-1 {fmt('top1')}"
-    )
+    ) + (f"  [{flag}]" if flag else "")
 
 
 def run_from_command_line(argv: Optional[List[str]] = None) -> int:

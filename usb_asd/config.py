@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
          help="processes multiprocessing_distributed starts on a machine without CUDA (gloo)")
     p.add_argument("--keep_checkpoints", type=str2bool, nargs="?", const=True, default=False,
                    help="also keep model_it<N>.pth at every checkpoint, not only latest_model.pth")
+    p.add_argument("--resume_fallback", type=str2bool, nargs="?", const=True, default=False,
+                   help="resume: if load_path is damaged, take the newest intact model_it<N>.pth next to it")
     _add(p, "--adaptor", type=str, default=None,
          help="label-free adaptor composed with the learner: asd (or none)")
     _add(p, "--image_kind", type=str, default=None,

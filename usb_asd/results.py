@@ -6,10 +6,11 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from typing import IO, Any, Callable, Dict, Optional
 
 import torch
+
+from .core import atomic_io
 
 
 _COMMITS: Dict[str, Optional[str]] = {}
@@ -58,44 +59,27 @@ def machine_info() -> Dict[str, Any]:
     return info
 
 
-def write_atomic(path: str, write: Callable[[IO[bytes]], None], suffix: str = "") -> None:
-    """Write a file through a temporary sibling and a rename, so a reader (or a kill) never sees half a file.
+def write_atomic(path: str, write: Callable[[IO[bytes]], None], suffix: str = "", setting: Optional[str] = None) -> None:
+    """Write a file through a temporary sibling, fsync and a rename (:func:`usb_asd.core.atomic_io.write_atomic`).
 
     Args:
         path: Destination file.
         write: ``write(handle)`` fills the binary handle of the temporary file.
         suffix: Suffix of the temporary file (some writers look at it, e.g. ``.png``).
+        setting: The setting that chose the folder (``save_dir``, ``--out``), named if the write fails.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        # mkstemp creates 0600; give the file the permissions an ordinary open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_io.write_atomic(path, write, suffix=suffix, setting=setting)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_text_atomic(path: str, text: str) -> None:
+def write_text_atomic(path: str, text: str, setting: Optional[str] = None) -> None:
     """Write UTF-8 text to ``path`` atomically (:func:`write_atomic`)."""
-    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")), suffix=".txt")
+    atomic_io.write_text_atomic(path, text, setting=setting)
 
 
-def write_json_atomic(path: str, payload: Any) -> None:
+def write_json_atomic(path: str, payload: Any, setting: Optional[str] = None) -> None:
     """Write JSON to ``path`` atomically (:func:`write_atomic`), so readers never see half a file."""
     text = json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n"
-    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")), suffix=".json")
+    atomic_io.write_text_atomic(path, text, suffix=".json", setting=setting)
 
 
 def _jsonable(value: Any) -> Any:

@@ -25,6 +25,7 @@ import torch.multiprocessing as mp
 
 from . import plugin
 from .config import ConfigError
+from .core.safety import check_run_is_sound, prepare_save_folder
 from .device import distributed_backend, place_model, processes_per_node
 
 log = logging.getLogger("usb_asd")
@@ -84,6 +85,7 @@ def validate_args(args: argparse.Namespace) -> None:
     if getattr(args, "da_target_dataset", None) and chosen_adaptor(args) is not None:
         raise ConfigError("da_target_dataset (domain adaptation) and adaptor cannot be combined: "
                          "the adaptor builds labels for one unlabelled dataset")
+    check_run_is_sound(args)  # a damaged or missing load_path is named with an intact older checkpoint, if any
     if args.resume and not args.load_path:
         raise ConfigError("resume: True needs load_path (a checkpoint to resume from)")
     if args.resume and not os.path.isfile(args.load_path):
@@ -117,6 +119,7 @@ def main(args: argparse.Namespace, extra_mixins: Tuple[type, ...] = ()) -> Optio
         if args.dist_url == "tcp://127.0.0.1:11111":
             args.dist_url = f"tcp://127.0.0.1:{free_port()}"
     try:
+        prepare_save_folder(save_path)
         if args.multiprocessing_distributed:
             args.world_size = procs * args.world_size
             mp.spawn(main_worker, nprocs=procs, args=(procs, args, tuple(extra_mixins)))

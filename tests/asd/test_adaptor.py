@@ -33,6 +33,8 @@ def test_asd_freematch_clusters_digits_with_no_labels(tmp_path, make_digits_conf
     assert on_disk["num_labels"] == 0 and on_disk["algorithm"] == "freematch"
     for key in ("acc", "nmi", "ari"):
         assert 0.0 <= on_disk[key] <= 1.0
+    # The validation part of the training pool is scored too: 20% of digits' 1,437 training images.
+    assert on_disk["val_size"] == 288 and 0.0 <= on_disk["val_acc"] <= 1.0 and 0.0 <= on_disk["val_nmi"] <= 1.0
     log = (tmp_path / "run" / "log.txt").read_text()
     assert "train/asd_labels_ready: 1.0000" in log  # cluster labels were built and used
     assert "40 sampled instances (no labels)" in log
@@ -49,6 +51,7 @@ def test_asd_needs_no_labels_at_all(tmp_path, make_digits_config):
                                         "algorithm": "fixmatch", "num_train_iter": 12, "asd_num_instances": 8,
                                         "eval_batch_size": 16}))
     assert record["iterations"] == 12 and record["acc"] is None and record["top1"] is None
+    assert "val_acc" not in record  # no labels anywhere: no validation part
 
 
 def test_labels_with_asd_are_refused(tmp_path, make_digits_config):
@@ -90,7 +93,7 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping):
 
 
 def test_instance_consistency_option_trains_on_unlabelled_images(tmp_path, make_digits_config):
-    _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_train_iter": 10, "num_eval_iter": 10,
+    _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_train_iter": 12, "num_eval_iter": 12,
                                "num_log_iter": 5, "asd_instance_ssl_ratio": 1.0, "asd_instance_p_cutoff": 0.0}))
     log = (tmp_path / "run" / "log.txt").read_text()
     # With a 0 threshold every unlabelled image contributes: mask 1 and a non-zero loss.

@@ -75,6 +75,7 @@ def test_flags_override_the_config(tmp_path):
     ({"seeds": [0, 0]}, "seeds: values must be distinct"),
     ({"workers": 0}, "workers must be >= 1"),
     ({"num_train_iter": 0}, "num_train_iter must be an integer >= 1"),
+    ({"num_train_iter": 2}, r"asd: asd_warmup_iter \(2\) must be smaller than num_train_iter \(2\)"),
     ({"settings": {"seed": 3}}, r"--set: key\(s\) \['seed'\] are set per cell"),
 ])
 def test_bad_settings_fail_naming_the_setting(tmp_path, flags, match):

@@ -156,3 +156,13 @@ def test_a_misspelt_key_is_refused_before_any_cell_runs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "asd_windw" in err and "did you mean 'asd_window'" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_out_folder_that_cannot_be_written_is_named(tmp_path, capsys):
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output folder should be")
+    config = write_grid_config(tmp_path / "grid.yaml", blocker, labels=[40], classical=[])
+    assert run_from_command_line(["--c", config, "--report-only"]) == 2
+    err = capsys.readouterr().err
+    assert f"{blocker} (folder chosen by --out): Not a directory [ENOTDIR]" in err and len(err.splitlines()) == 1
+    assert blocker.read_text() == "a file where the output folder should be"

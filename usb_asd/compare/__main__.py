@@ -19,6 +19,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from ..config import ConfigError
+from ..core.atomic_io import WriteError
 from .classical import cached_classical
 from .execute import CellJob, GridProgress, format_duration, read_cell_record, run_jobs
 from .grid import (
@@ -242,6 +243,11 @@ def run_from_command_line(argv: Optional[List[str]] = None) -> int:
         spec = spec_from_args(opts)
         created = not os.path.exists(spec.out)
         return run_compare(spec, "python -m usb_asd.compare " + shlex.join(argv), report_only=opts.report_only)
+    except WriteError as error:  # every file the command writes lies under --out
+        if debug:
+            raise
+        print(f"error: {error.under_setting('--out')}", file=sys.stderr)
+        return 2
     except UserError as error:  # ConfigError, GridError, a data set's error...
         if created and spec is not None:
             _remove_if_nothing_ran(spec.out)

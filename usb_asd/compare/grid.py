@@ -348,6 +348,10 @@ def validate_spec(spec: GridSpec) -> None:
     not_asd = sorted(k for k in spec.asd if not k.startswith("asd_"))
     if not_asd:
         raise GridError(f"asd: section holds only asd_* keys (the ASD cells' settings), got {not_asd}")
+    warmup = spec.asd.get("asd_warmup_iter", 200)  # ASD's default
+    if ASD_LABELS in spec.labels and isinstance(warmup, int) and warmup >= num_train_iter:
+        raise GridError(f"asd: asd_warmup_iter ({warmup}) must be smaller than num_train_iter ({num_train_iter}); "
+                        "the ASD cells would end before ever training on their cluster labels")
     unknown = sorted(set(spec.classical) - set(CLASSICAL_METHODS))
     if unknown:
         raise GridError(f"classical: {unknown} are not classical baselines; known: {sorted(CLASSICAL_METHODS)}")

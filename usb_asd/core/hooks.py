@@ -8,11 +8,14 @@ import os
 import time
 from typing import Any, Dict, Optional
 
+import numpy as np
 import torch
 from semilearn.core.hooks import Hook
 
 from ..metrics import NMI_AVERAGE
 from ..results import git_commit, machine_info, write_json_atomic
+from ..validation import pool_predictions, validation_indices, validation_scores
+from .degenerate import degeneracy, describe
 
 
 def learner_features(out_dict, key: str, with_grad: bool = False) -> Optional[torch.Tensor]:
@@ -120,8 +123,39 @@ class ResultsHook(Hook):
         record["median_step_s"] = float(statistics.median(self._step_times)) if self._step_times else None
         # Mean, not median: periodic work (ASD's re-clustering, redraws) belongs in the cost.
         record["mean_iter_s"] = float(statistics.fmean(self._iter_times)) if self._iter_times else None
+        record.update(validation_record(algorithm))
+        sizes = getattr(algorithm, "last_eval_cluster_sizes", None)
+        record["degenerate"] = degeneracy(sizes) if sizes is not None else None
+        if record["degenerate"]:
+            algorithm.print_fn(f"warning: {describe(record['degenerate'])} (final model, scored images)")
         algorithm.results_record = record
-        write_json_atomic(os.path.join(algorithm.save_dir, algorithm.save_name, "results.json"), record)
+        write_json_atomic(os.path.join(algorithm.save_dir, algorithm.save_name, "results.json"), record,
+                          setting="save_dir")
+
+
+def validation_record(algorithm) -> Dict[str, Any]:
+    """Scores of the final (EMA) model on the validation part of the training pool (:mod:`usb_asd.validation`).
+
+    Empty for domain adaptation (the pool is the target domain) and for pools
+    with unknown labels. These are the only labels a setting may be chosen with.
+    """
+    if getattr(algorithm.args, "da_target_dataset", None):
+        return {}
+    pool = algorithm.dataset_dict.get("train_ulb")
+    if pool is None or getattr(pool, "targets", None) is None:
+        return {}
+    indices = validation_indices(np.asarray(pool.targets))
+    if indices is None:
+        return {}
+    algorithm.ema.apply_shadow()
+    try:
+        preds = pool_predictions(
+            algorithm.model, pool, algorithm.dataset_dict["eval"].transform, indices,
+            algorithm.device, algorithm.args.eval_batch_size,
+        )
+    finally:
+        algorithm.ema.restore()
+    return {**validation_scores(preds, np.asarray(pool.targets)[indices]), "val_size": int(len(indices))}
 
 
 def _finite_or_none(value: Optional[float]) -> Optional[float]:

@@ -9,6 +9,7 @@ evaluation and results.json.
 
 from __future__ import annotations
 
+import os
 from inspect import signature
 from typing import Dict, List, Tuple, Type
 
@@ -28,6 +29,8 @@ from ..metrics import clustering_scores
 from .progress import ProgressBarHook
 from .hooks import DeviceTimerHook, ResultsHook, StepEndStampHook
 from .checkpoint_codec import decode, encode
+from .checkpoints import SETTINGS_KEY, CheckpointError, run_settings, save_checkpoint
+from .divergence import LossGuardHook, WeightGuardHook, all_finite, model_tensors, raise_diverged
 from .resume import ResumableSampler, capture_rng_state, restore_rng_state, resumable_loader
 
 #: USB learners the plugin composes with, for image data on CPU and CUDA.
@@ -147,6 +150,13 @@ class PluginLearnerMixin:
         self.hooks_dict = {h.name: h for h in self._hooks}
         # Same priority as ParamUpdateHook and registered after it: runs right after the update.
         self.register_hook(StepEndStampHook(), "StepEndStampHook", "HIGHEST")
+        self.register_hook(WeightGuardHook(), "WeightGuardHook", "HIGHEST")
+        # The loss is checked before ParamUpdateHook back-propagates it (same priority, placed first).
+        update = next(i for i, hook in enumerate(self._hooks) if hook.name == "ParamUpdateHook")
+        guard = LossGuardHook()
+        guard.name, guard.priority = "LossGuardHook", self._hooks[update].priority
+        self._hooks.insert(update, guard)
+        self.hooks_dict = {h.name: h for h in self._hooks}
         self.register_hook(ResultsHook(), "ResultsHook", "LOWEST")
         self.register_hook(ProgressBarHook(), "ProgressBarHook", "LOWEST")
 
@@ -183,16 +193,39 @@ class PluginLearnerMixin:
     def get_save_dict(self):
         save_dict = super().get_save_dict()
         save_dict["rng"] = encode(capture_rng_state())
+        save_dict[SETTINGS_KEY] = run_settings(self.args)
         return save_dict
 
     def save_model(self, save_name, save_path):
-        super().save_model(save_name, save_path)
+        """USB's save, written atomically (the previous file stays until the new one is whole).
+
+        Refuses non-finite weights, so a diverged run never overwrites its last good checkpoint.
+        """
+        if not all_finite(model_tensors(self.model) + model_tensors(self.ema_model)):
+            raise_diverged(self, "the weights to be checkpointed are not finite", {})
+        names = [save_name]
         if save_name == "latest_model.pth" and getattr(self.args, "keep_checkpoints", False):
-            super().save_model(f"model_it{self.it + 1}.pth", save_path)
+            names.append(f"model_it{self.it + 1}.pth")
+        paths = [os.path.join(save_path, name) for name in names]
+        save_checkpoint(self.get_save_dict(), paths, setting="save_dir")
+        for path in paths:
+            self.print_fn(f"model saved: {path}")
+        if save_name == "latest_model.pth" or getattr(self, "last_checkpoint", None) is None:
+            # USB stores it + 1 at a checkpoint: the iterations it holds.
+            self.last_checkpoint = (paths[0], int(self.it) + 1)
 
     def load_model(self, load_path):
         with cuda_calls_to(self.device):
-            checkpoint = super().load_model(load_path)
+            try:
+                checkpoint = super().load_model(load_path)
+            except RuntimeError as error:
+                # Checkpoints saved before run_settings was recorded reach here on a mismatch.
+                first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise CheckpointError(
+                    f"checkpoint {load_path} (load_path) does not fit this run's model or optimiser ({first}); "
+                    "it was probably saved by a run with other settings (algorithm, adaptor, net, num_classes, "
+                    "img_size): resume with those, or start a new run (resume: False)"
+                ) from error
         if "rng" in checkpoint:
             # A checkpoint of this plugin. USB stores epoch + 1 even mid-epoch;
             # continue inside the epoch instead (USB's "it" counts the completed
@@ -233,6 +266,8 @@ class PluginLearnerMixin:
             self.ema.restore()
             self.model.train()
         eval_dict = score_predictions(logits, y_true, prefix=eval_dest)
+        if eval_dest == "eval":  # kept for the degenerate-clusters check of the final model (ResultsHook)
+            self.last_eval_cluster_sizes = np.bincount(logits.argmax(axis=1), minlength=logits.shape[1])
         if return_logits:
             eval_dict[f"{eval_dest}/logits"] = logits
         return eval_dict

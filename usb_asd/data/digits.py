@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.datasets import load_digits as _sklearn_load_digits
-from sklearn.model_selection import train_test_split
 
-from .splits import ImageSplits
+from .splits import ImageSplits, stratified_split_indices
 
 #: The train/test split is fixed (not tied to the training seed) so every run,
 #: learner and seed is scored on the same test images.
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_FRACTION = 0.2
-
-
-def _split_indices(targets: np.ndarray, test_fraction: float, split_seed: int):
-    """Sorted train and test indices of the stratified split."""
-    train_idx, test_idx = train_test_split(
-        np.arange(len(targets)), test_size=test_fraction, stratify=targets, random_state=split_seed
-    )
-    return np.sort(train_idx), np.sort(test_idx)
 
 
 def load_digits(
@@ -48,7 +39,7 @@ def load_digits(
     grey = np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
     rgb = np.repeat(grey[..., None], 3, axis=-1)
     targets = bunch.target.astype(np.int64)
-    train_idx, test_idx = _split_indices(targets, test_fraction, split_seed)
+    train_idx, test_idx = stratified_split_indices(targets, test_fraction, split_seed)
     scaled = rgb[train_idx].astype(np.float64) / 255.0
     mean = tuple(float(m) for m in scaled.mean(axis=(0, 1, 2)))
     std = tuple(float(s) for s in scaled.std(axis=(0, 1, 2)))
@@ -97,7 +88,7 @@ def load_digits_restyled(data_dir: str = "") -> ImageSplits:
     bunch = _sklearn_load_digits()
     grey = np.rint(restyle_digit_images(bunch.images) * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
     rgb = np.repeat(grey[..., None], 3, axis=-1)
-    train_idx, test_idx = _split_indices(bunch.target.astype(np.int64), DIGITS_TEST_FRACTION, DIGITS_SPLIT_SEED)
+    train_idx, test_idx = stratified_split_indices(bunch.target.astype(np.int64), DIGITS_TEST_FRACTION, DIGITS_SPLIT_SEED)
     scaled = rgb[train_idx].astype(np.float64) / 255.0
     return ImageSplits(
         name="digits_restyled",

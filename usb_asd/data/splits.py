@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from ..errors import UserError
 
@@ -89,3 +90,20 @@ class ImageSplits:
     def has_test_labels(self) -> bool:
         """True when every test image has a known class (needed to score)."""
         return bool(len(self.test_targets)) and bool(np.all(self.test_targets >= 0))
+
+
+def stratified_split_indices(targets: np.ndarray, test_fraction: float, split_seed: int):
+    """Sorted train and test indices of a seeded split that keeps each class's share.
+
+    Args:
+        targets: ``(N,)`` class of each image.
+        test_fraction: Fraction of each class held out for the test split.
+        split_seed: Seed of the split (fixed per data set, not tied to the training seed).
+
+    Returns:
+        ``(train_idx, test_idx)``, each sorted.
+    """
+    train_idx, test_idx = train_test_split(
+        np.arange(len(targets)), test_size=test_fraction, stratify=targets, random_state=split_seed
+    )
+    return np.sort(train_idx), np.sort(test_idx)
