@@ -6,7 +6,7 @@
 
 docs/BENCHMARKS.md is benchmarks/BENCHMARKS.in.md (the commands and the
 readings) with its markers replaced by tables computed here from the committed
-result files: ``{{digits}}``, ``{{supercm}}`` and ``{{compare:<folder>}}`` (the
+result files: ``{{digits}}``, ``{{mnist5k}}``, ``{{supercm}}`` and ``{{compare:<folder>}}`` (the
 tables of a comparison grid's results.md, which the compare command generated
 from that folder's results.json). So the document and the results cannot drift:
 tests/benchmarks/test_summarise.py regenerates it and compares.
@@ -132,6 +132,53 @@ def print_digits_tables() -> None:
             print(f"  the step alone (USB's train/run_time, median): {overhead['step_ratio_median']:.3f}")
 
 
+def _seed_row(label: str, runs: list, chosen_here: str) -> str:
+    """``| label | settings chosen here | seeds | ACC per seed | mean ± std | worst | NMI |`` of one config's runs."""
+    accs = [r["acc"] for r in sorted(runs, key=lambda r: r["seed"])]
+    nmis = [r["nmi"] for r in runs]
+    per_seed = ", ".join(f"{a:.3f}" for a in accs)
+    return (f"| {label} | {chosen_here} | {len(accs)} | {per_seed} | {_mean_std(accs)} | {min(accs):.3f} "
+            f"| {_mean_std(nmis)} |")
+
+
+def print_mnist5k_tables() -> None:
+    """MNIST-5k: ASD with digits' settings unchanged against the same learners with 40 labels, per seed."""
+    print("| run | settings chosen on this data set | seeds | ACC per seed | ACC mean ± std | worst seed | NMI |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for dataset, gt_file, asd_file in (("digits", "digits_gt_baselines.json", "digits_asd.json"),
+                                       ("mnist5k", "mnist5k_gt_baselines.json", "mnist5k_asd.json")):
+        chosen = "yes (digits)" if dataset == "digits" else "no"
+        for learner in ("freematch", "fixmatch"):
+            gt = list(_runs_of(gt_file, f"/{learner}_{dataset}_40.yaml").values())
+            asd_runs = _runs_of(asd_file, f"/asd_{learner}_{dataset}.yaml")
+            if dataset == "digits" and learner == "freematch":
+                asd_runs.update(_runs_of("digits_asd_seeds34.json", "/asd_freematch_digits.yaml"))
+            if gt:
+                print(_seed_row(f"{dataset}: {learner}, 40 labels", gt, chosen))
+            if asd_runs:
+                print(_seed_row(f"{dataset}: ASD + {learner}, no labels (default chain)", list(asd_runs.values()),
+                                chosen))
+    classical = _load("mnist5k_classical.json")
+    if classical:
+        print()
+        print("| raw-pixel clustering of the MNIST-5k test split | seeds | ACC | NMI | ARI |")
+        print("| --- | --- | --- | --- | --- |")
+        for method, summary in classical["summary"].items():
+            print(f"| {method} | {summary['acc']['n']} | {_scores(summary)} |")
+    signal = _load("mnist5k_asd_transition_signal.json")
+    digits_signal = _load("digits_asd_transition_signal.json")
+    if signal and digits_signal:
+        print()
+        print("| what limits the transition map (final checkpoints; offline) | digits (8 runs, mean) "
+              "| MNIST-5k (1 run) |")
+        print("| --- | --- | --- |")
+        for key, label in (("cell_purity", "cell purity: images whose instance-head argmax is a slot of their class"),
+                           ("within_class", "share of transition mass between slots of one class"),
+                           ("run", "slot labels right: the run's own map"),
+                           ("pool_features", "slot labels right: k-means of the pool's final features")):
+            print(f"| {label} | {digits_signal['summary'][key]['mean']:.3f} | {signal['summary'][key]['mean']:.3f} |")
+
+
 def _captured(print_tables: Callable[[], None]) -> str:
     """What a table printer prints, without leading or trailing blank lines."""
     buffer = io.StringIO()
@@ -169,7 +216,8 @@ def render_document(template_path: str = TEMPLATE) -> str:
     """docs/BENCHMARKS.md: the template with every marker replaced by its tables."""
     with open(template_path, encoding="utf-8") as handle:
         template = handle.read()
-    sections = {"digits": lambda: _captured(print_digits_tables), "supercm": lambda: _captured(print_supercm_tables)}
+    sections = {"digits": lambda: _captured(print_digits_tables), "supercm": lambda: _captured(print_supercm_tables),
+                "mnist5k": lambda: _captured(print_mnist5k_tables)}
 
     def fill(match: "re.Match[str]") -> str:
         name = match.group(1)
@@ -203,6 +251,7 @@ def main(argv=None) -> int:
         print(f"wrote {DOCUMENT}")
         return 0
     print_digits_tables()
+    print_mnist5k_tables()
     print_supercm_tables()
     return 0
 
