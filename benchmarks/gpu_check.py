@@ -137,6 +137,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         # Run as a script: hide CUDA before torch is imported, so the CPU path runs. (Called from
         # a process that already imported torch, e.g. the tests, the device stays that process's.)
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    if args.dry:
         args.iters = min(args.iters, 3)
 
     import torch
