@@ -26,7 +26,7 @@ import torch.multiprocessing as mp
 from . import plugin
 from .config import ConfigError
 from .core.safety import check_run_is_sound, prepare_save_folder
-from .device import distributed_backend, place_model, processes_per_node
+from .device import distributed_backend, limit_process_threads, place_model, processes_per_node
 
 log = logging.getLogger("usb_asd")
 
@@ -162,6 +162,8 @@ def main_worker(
         # local_index is the spawn index: a GPU on CUDA machines, a CPU worker otherwise.
         args.gpu = local_index if cuda_available() else None
         args.rank = args.rank * procs + local_index
+        if procs > 1:  # the processes share the node's cores (usb_asd.device.threads_per_process)
+            limit_process_threads(procs)
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)

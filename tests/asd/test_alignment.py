@@ -107,3 +107,23 @@ def test_plan_matches_pots_log_domain_sinkhorn_on_either_side_of_the_switch(reg)
     np.testing.assert_allclose(plan, reference, atol=1e-9)
     # At reg 0.005 the plan is nearly a permutation and Sinkhorn converges slowly (see align_to_slots).
     np.testing.assert_allclose(plan.sum(axis=0), a, atol=1e-5)
+
+
+def test_relative_stopping_rule_keeps_the_digits_plan_and_tightens_with_more_slots():
+    from usb_asd.asd.alignment import relative_stop_threshold
+
+    assert relative_stop_threshold(1e-6, 40) == 1e-6
+    assert relative_stop_threshold(1e-6, 4000) == pytest.approx(1e-7)
+    rng = np.random.default_rng(3)
+    for seed in range(5):  # digits-size problems: the same assignment as the absolute 1e-6 gave
+        logits = rng.normal(size=(40, 40)) * 3.0
+        log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        cost = instance_slot_cost(log_probs)
+        old_plan = sinkhorn_plan(cost, 0.05, num_iter_max=1000, stop_thr=1e-6, warn=False)
+        rows, cols = linear_sum_assignment(old_plan, maximize=True)
+        np.testing.assert_array_equal(align_to_slots(cost, reg=0.05)[rows], cols)
+    # 400 slots: the marginals reach the same precision relative to 1/n as 40 slots do.
+    logits = rng.normal(size=(400, 400)) * 3.0
+    cost = instance_slot_cost(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)))
+    plan = sinkhorn_plan(cost, 0.05, stop_thr=relative_stop_threshold(1e-6, 400), warn=False)
+    assert np.linalg.norm(plan.sum(axis=0) - 1 / 400) * np.sqrt(400) < 1e-6 * np.sqrt(40) * 1.0001

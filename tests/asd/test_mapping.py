@@ -336,3 +336,39 @@ def test_state_after_reassign_round_trips_and_refits_identically():
     bad["mapping"] = None
     with pytest.raises(ValueError, match="medoids need a mapping"):
         InstanceClusterMapper(4, seed=0).load_state_dict(bad)
+
+
+def _planted_similarity(n, k, seed=0, within=1.0, across=0.02, density=1.0):
+    """Noisy block similarity: n classes in k equal blocks (class c in block c % k).
+
+    With ``density < 1`` only that share of the within-block pairs, and a tenth of it
+    across blocks, are non-zero (sparse, as counted transitions are).
+    """
+    rng = np.random.default_rng(seed)
+    truth = np.arange(n) % k
+    same = truth[:, None] == truth[None, :]
+    sim = np.where(same, within, across) * rng.uniform(0.5, 1.5, size=(n, n))
+    if density < 1.0:
+        keep = rng.random((n, n)) < np.where(same, density, density / 10)
+        sim = sim * (keep | keep.T)
+    sim = 0.5 * (sim + sim.T)
+    np.fill_diagonal(sim, 0.0)
+    return sim, truth
+
+
+# Lanczos (sparse, k <= n / 10), then syevr's subset (k = n / 4, ImageNet-1k's ratio)
+@pytest.mark.parametrize("n, k, density", [(1200, 20, 0.1), (1200, 300, 1.0)])
+def test_partial_eigensolvers_give_the_dense_embedding_and_partition(n, k, density, monkeypatch):
+    from usb_asd.asd import mapping
+
+    sim, truth = _planted_similarity(n, k, density=density)
+    assert n > mapping.DENSE_EIGEN_MAX_N  # the partial solvers are the ones under test
+    assert (np.count_nonzero(sim) <= mapping.SPARSE_EIGEN_MAX_DENSITY * n * n) == (density < 1)
+    partial = spectral_distance(sim, k)
+    monkeypatch.setattr(mapping, "DENSE_EIGEN_MAX_N", 10**9)
+    dense = spectral_distance(sim, k)
+    # Same eigenspace: the row-normalised embedding's distances agree (signs and rotations drop out).
+    np.testing.assert_allclose(partial, dense, atol=1e-6)
+    monkeypatch.undo()
+    labels = InstanceClusterMapper(k, seed=0, distance="spectral").fit(sim)
+    assert adjusted_rand_score(truth, labels) == 1.0

@@ -8,6 +8,7 @@ from semilearn.core.hooks import Hook
 
 from ..core.hooks import learner_features
 from ..nets.two_head import unwrap
+from .host import fetch
 
 
 def _instance_argmax(algorithm, model, out_dict, key: str, x) -> torch.Tensor:
@@ -56,29 +57,38 @@ class ASDInstanceHook(Hook):
             if feat_w is not None:
                 probs_w = torch.softmax(model.instance_logits(feat_w.detach()).float(), dim=1)
             preds_w = None if probs_w is None else probs_w.argmax(dim=1)
-            if preds_w is not None and algorithm.args.asd_transitions == "views":
-                preds_s = _instance_argmax(algorithm, model, out_dict, "x_ulb_s", batch["x_ulb_s"])
-                moves = algorithm.asd_builder.observe_views(preds_w.cpu().numpy(), preds_s.cpu().numpy())
-            elif preds_w is not None and batch["idx_ulb"] is not None:
-                moves = algorithm.asd_builder.observe(batch["idx_ulb"].cpu().numpy(), preds_w.cpu().numpy())
+            views = preds_w is not None and algorithm.args.asd_transitions == "views"
+            preds_s = _instance_argmax(algorithm, model, out_dict, "x_ulb_s", batch["x_ulb_s"]) if views else None
 
         # Instance-level consistency on unlabelled images (FixMatch form): the
         # instance head is itself trained semi-supervised, on instance labels.
         ssl_loss = instance_loss.new_zeros(())
         feat_s = learner_features(out_dict, "x_ulb_s", with_grad=True)
         ratio = algorithm.args.asd_instance_ssl_ratio
+        mask = None
         if ratio > 0 and probs_w is not None and feat_s is not None:
             conf, pseudo = probs_w.max(dim=1)
             mask = (conf >= algorithm.args.asd_instance_p_cutoff).float()
             per_sample = F.cross_entropy(model.instance_logits(feat_s), pseudo, reduction="none")
             ssl_loss = (per_sample * mask).mean()
-            algorithm.log_dict["train/asd_instance_mask"] = float(mask.mean().item())
 
         ready = algorithm.asd_labels_ready()
         learner_loss = out_dict["loss"] if ready else out_dict["loss"] * 0.0
         out_dict["loss"] = learner_loss + algorithm.args.asd_instance_loss_ratio * instance_loss + ratio * ssl_loss
-        algorithm.log_dict["train/asd_instance_loss"] = float(instance_loss.item())
-        algorithm.log_dict["train/asd_instance_ssl_loss"] = float(ssl_loss.item())
+
+        # One host transfer (one device sync) for the tracker's argmax and the logged scalars.
+        host = fetch({
+            "instance_loss": instance_loss, "ssl_loss": ssl_loss, "mask": None if mask is None else mask.mean(),
+            "preds_w": preds_w, "preds_s": preds_s,
+        })
+        if views:
+            moves = algorithm.asd_builder.observe_views(host["preds_w"], host["preds_s"])
+        elif preds_w is not None and batch["idx_ulb"] is not None:
+            moves = algorithm.asd_builder.observe(batch["idx_ulb"].cpu().numpy(), host["preds_w"])
+        if mask is not None:
+            algorithm.log_dict["train/asd_instance_mask"] = float(host["mask"][0])
+        algorithm.log_dict["train/asd_instance_loss"] = float(host["instance_loss"][0])
+        algorithm.log_dict["train/asd_instance_ssl_loss"] = float(host["ssl_loss"][0])
         algorithm.log_dict["train/asd_transitions"] = float(moves)
         algorithm.log_dict["train/asd_labels_ready"] = float(ready)
 

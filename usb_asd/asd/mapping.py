@@ -52,6 +52,9 @@ _METHODS = ("alternate", "pam")
 #: How a similarity becomes k-medoids' dissimilarity (``asd_kmedoids_distance``).
 DISTANCES = ("linear", "spectral")
 _INITS = ("build", "k-medoids++", "random", "heuristic")
+#: Largest number of instance classes whose first fit uses ``init="build"`` (the default);
+#: larger ones seed with ``"k-medoids++"``.
+BUILD_MAX_N = 1000
 
 
 def _numpy(values) -> np.ndarray:
@@ -80,6 +83,60 @@ def similarity_to_distance(similarity: np.ndarray) -> np.ndarray:
     dist = 1.0 - similarity / peak
     np.fill_diagonal(dist, 0.0)
     return dist
+
+
+#: Largest ``n`` whose embedding uses the full dense eigendecomposition (``numpy.linalg.eigh``,
+#: the original path: digits' n_l = 40 and CIFAR-10's are far below it). Above it only the
+#: ``dim`` eigenvectors that are used are computed (:func:`top_eigenvectors`).
+DENSE_EIGEN_MAX_N = 1000
+#: Above :data:`DENSE_EIGEN_MAX_N`, ``dim <= n / this`` on a sparse matrix uses the Lanczos
+#: solver; a larger ``dim`` (ImageNet-1k: 1,000 of 4,000) or a dense matrix the dense solver
+#: restricted to those eigenvectors.
+SPARSE_EIGEN_MIN_RATIO = 10
+#: Largest share of non-zero entries for which the matrix counts as sparse (Lanczos on a
+#: dense matrix was slower than the dense solver: 11.6 s against 6.6 s at n = 1,200, dim = 20).
+SPARSE_EIGEN_MAX_DENSITY = 0.05
+
+
+def top_eigenvectors(matrix: np.ndarray, dim: int) -> np.ndarray:
+    """Eigenvectors of the ``dim`` largest eigenvalues of a symmetric matrix, ascending order.
+
+    Three solvers, by size, all giving an orthonormal basis of the same
+    eigenspace (columns may differ in sign, and within a repeated eigenvalue by a
+    rotation; the row-normalised embedding's distances do not depend on either
+    when the space is the same):
+
+    * ``n <= DENSE_EIGEN_MAX_N``: ``numpy.linalg.eigh``, every eigenvector (unchanged
+      behaviour for the sizes trained so far);
+    * ``dim <= n / SPARSE_EIGEN_MIN_RATIO`` and at most ``SPARSE_EIGEN_MAX_DENSITY`` of
+      the entries non-zero (transition counts over a window are sparse):
+      ``scipy.sparse.linalg.eigsh`` (Lanczos, ``which="LA"``), deterministic start vector;
+    * otherwise ``scipy.linalg.eigh(subset_by_index=...)`` (LAPACK ``syevr``, MRRR):
+      the tridiagonal reduction and only ``dim`` eigenvectors. At n = 4,000 and
+      dim = 1,000 it replaces the full decomposition (44 s measured) by a few seconds.
+
+    Args:
+        matrix: ``(n, n)`` symmetric.
+        dim: Number of eigenvectors, ``1 <= dim <= n``.
+
+    Returns:
+        ``(n, dim)`` float64 eigenvectors, columns by ascending eigenvalue.
+    """
+    n = matrix.shape[0]
+    if n <= DENSE_EIGEN_MAX_N or dim >= n:
+        _, vectors = np.linalg.eigh(matrix)  # ascending eigenvalues
+        return vectors[:, -dim:]
+    if dim * SPARSE_EIGEN_MIN_RATIO <= n and np.count_nonzero(matrix) <= SPARSE_EIGEN_MAX_DENSITY * n * n:
+        import scipy.sparse as sp
+        from scipy.sparse.linalg import eigsh
+
+        start = np.ones(n) / np.sqrt(n)  # deterministic: reruns and ranks agree
+        values, vectors = eigsh(sp.csr_matrix(matrix), k=dim, which="LA", v0=start, tol=1e-10)
+        return vectors[:, np.argsort(values, kind="stable")]
+    from scipy.linalg import eigh
+
+    _, vectors = eigh(matrix, subset_by_index=[n - dim, n - 1], driver="evr", check_finite=False)
+    return vectors
 
 
 def spectral_distance(similarity: np.ndarray, dim: int) -> np.ndarray:
@@ -116,8 +173,7 @@ def spectral_distance(similarity: np.ndarray, dim: int) -> np.ndarray:
     inv_sqrt = np.zeros(n)
     inv_sqrt[degree > 0] = 1.0 / np.sqrt(degree[degree > 0])
     affinity = inv_sqrt[:, None] * sim * inv_sqrt[None, :]
-    _, vectors = np.linalg.eigh(affinity)  # ascending eigenvalues
-    emb = vectors[:, -dim:]
+    emb = top_eigenvectors(affinity, dim)
     norms = np.linalg.norm(emb, axis=1, keepdims=True)
     emb = np.divide(emb, norms, out=np.zeros_like(emb), where=norms > 1e-12)
     sq = (emb ** 2).sum(axis=1)
@@ -328,11 +384,14 @@ class InstanceClusterMapper:
         return None if self._medoids is None else self._medoids.copy()
 
     def _cold_start(self, dist: np.ndarray) -> np.ndarray:
+        # BUILD is O(k n^2) (21 s measured at k = 1,000, n = 4,000); above BUILD_MAX_N the
+        # first fit seeds with k-medoids++ (O(k n), seeded) and the alternate iterations follow.
+        init = self.init if dist.shape[0] <= BUILD_MAX_N or self.init != "build" else "k-medoids++"
         model = KMedoids(
             n_clusters=self.num_clusters,
             metric="precomputed",
             method=self.method,
-            init=self.init,
+            init=init,
             max_iter=self.max_iter,
             random_state=self.seed,
         )

@@ -1,0 +1,140 @@
+"""One ASD state across processes: 2 gloo ranks on CPU, and the gather/broadcast units alone."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from usb_asd.asd.distributed import SharedLabelBuilder, gather_pairs, make_label_builder
+from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
+from usb_asd.cli import _extra_arguments
+from usb_asd.config import parse_config
+from usb_asd.runner import free_port, main
+
+needs_no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU gloo path")
+
+
+class RecordASDState:
+    """Each rank writes its ASD state after every re-clustering and redraw (module level: spawn unpickles it)."""
+
+    def adapt_datasets(self, dataset_dict):
+        dataset_dict = super().adapt_datasets(dataset_dict)
+        builder, gathered = self.asd_builder, self.asd_builder.observe_views
+        self.asd_local_moves = 0
+
+        def observe_views(weak, strong):  # counts this rank's own moves, then the gathered call
+            self.asd_local_moves += int(np.sum(np.asarray(weak) != np.asarray(strong)))
+            return gathered(weak, strong)
+
+        builder.observe_views = observe_views
+        return dataset_dict
+
+    def asd_recluster(self):
+        done = super().asd_recluster()
+        self._asd_dump("recluster")
+        return done
+
+    def asd_new_round(self, first_iteration):
+        super().asd_new_round(first_iteration)
+        self._asd_dump("round")
+
+    def _asd_dump(self, kind):
+        builder = self.asd_builder
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        clusters = builder.slot_clusters
+        np.savez(
+            os.path.join(self.save_dir, self.save_name, f"asd_rank{rank}_it{self.it:04d}_{kind}.npz"),
+            slots=builder.slots,
+            clusters=np.full(builder.settings.num_instances, -1) if clusters is None else clusters,
+            bank=builder.tracker.bank,
+            counts=builder.tracker.transition_counts().toarray(),
+            rounds=builder.rounds,
+            local_moves=self.asd_local_moves,
+        )
+
+
+def _settings(**overrides):
+    return ASDSettings(**{"num_clusters": 3, "num_instances": 12, "window": 5, "seed": 0, **overrides})
+
+
+def test_one_process_keeps_the_plain_builder():
+    assert type(make_label_builder(_settings(), 100)) is ClusterLabelBuilder
+
+
+def _worker(rank, world_size, url, out_dir):
+    dist.init_process_group("gloo", init_method=url, world_size=world_size, rank=rank)
+    try:
+        builder = make_label_builder(_settings(mapping="ctt"), 60)
+        assert isinstance(builder, SharedLabelBuilder)
+        # Ragged gather, in rank order.
+        first, second = gather_pairs(np.arange(rank + 2) + 10 * rank, np.full(rank + 2, rank))
+        np.testing.assert_array_equal(first, [0, 1, 10, 11, 12])
+        np.testing.assert_array_equal(second, [0, 0, 1, 1, 1])
+        # Rank 1's draw is a placeholder; only rank 0 has log-probabilities to give.
+        builder.place(builder.draw())
+        rng = np.random.default_rng(100 + rank)  # each rank sees its own predictions
+        for step in range(8):
+            idx = rng.choice(60, size=10, replace=False)
+            builder.observe(idx, rng.integers(0, 12, size=10))
+        builder.recluster()
+        log_probs = None
+        if builder.needs_log_probs:
+            log_probs = np.log(np.full((12, 12), 1 / 12) + rng.random((12, 12)) * 0.01)
+            log_probs -= np.log(np.exp(log_probs).sum(axis=1, keepdims=True))
+        builder.place(builder.draw(), log_probs)
+        np.savez(
+            os.path.join(out_dir, f"rank{rank}.npz"), slots=builder.slots, clusters=builder.slot_clusters,
+            bank=builder.tracker.bank, counts=builder.tracker.transition_counts().toarray(), rounds=builder.rounds,
+            needs=[builder.needs_log_probs],
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+@needs_no_cuda
+def test_two_ranks_share_transitions_slots_and_map(tmp_path):
+    mp.spawn(_worker, nprocs=2, args=(2, f"tcp://127.0.0.1:{free_port()}", str(tmp_path)))
+    a, b = (np.load(tmp_path / f"rank{r}.npz") for r in (0, 1))
+    for key in ("slots", "clusters", "bank", "counts", "rounds"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert a["rounds"] == 2 and len(np.unique(a["clusters"])) == 3
+    # Both ranks' 8 x 10 predictions were counted: 60 samples, seen by both ranks' batches.
+    assert (a["bank"] >= 0).sum() > 40
+    assert bool(a["needs"][0]) and not bool(b["needs"][0])  # only rank 0 runs the forwards
+
+
+ASD_2PROC = dict(
+    algorithm="freematch", adaptor="asd", num_labels=0, batch_size=8, uratio=4, num_train_iter=20,
+    num_eval_iter=20, num_log_iter=10, asd_warmup_iter=5, asd_cluster_iter=5, asd_round_iter=10, asd_window=40,
+    multiprocessing_distributed=True, num_cpu_procs=2,
+    # weak -> strong moves count from the first step (visits would need a pass over the pool first)
+    asd_transitions="views",
+)
+
+
+@needs_no_cuda
+def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config):
+    """Slots, cluster labels and transitions are identical on both ranks at every re-clustering and redraw,
+    and the transitions of both ranks' shards are counted."""
+    record = main(parse_config(make_digits_config(**ASD_2PROC), extra_arguments=_extra_arguments),
+                  extra_mixins=(RecordASDState,))
+    assert record is not None and record["world_size"] == 2 and record["iterations"] == 20
+    dumps = sorted(glob.glob(str(tmp_path / "run" / "asd_rank0_*.npz")))
+    # Redraws before training and at 10; re-clusterings at 5, 10, 15, 20.
+    assert len(dumps) == 6
+    labelled = 0
+    for path in dumps:
+        a, b = np.load(path), np.load(path.replace("asd_rank0_", "asd_rank1_"))
+        for key in ("slots", "clusters", "bank", "counts", "rounds"):
+            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{key} differs between ranks: {path}")
+        labelled += int(np.all(a["clusters"] >= 0))
+    assert labelled >= 3  # the map existed at the later re-clusterings
+    first = np.load(dumps[1])  # the re-clustering at iteration 5 (it = 4 when the hook runs)
+    other = np.load(dumps[1].replace("asd_rank0_", "asd_rank1_"))
+    # Within the window (40 > 5 steps), both ranks' moves are counted, on both ranks.
+    assert first["local_moves"] > 0 and other["local_moves"] > 0
+    assert first["counts"].sum() == first["local_moves"] + other["local_moves"]

@@ -1,0 +1,215 @@
+"""One ASD state across the processes of a distributed run.
+
+With USB's ``multiprocessing_distributed`` each process trains on its own shard
+of the unlabelled pool, and DDP averages their gradients. ASD's state must then
+be one: every rank must train on the same slots, the same instance->cluster map
+and the same cluster labels at every step, or DDP averages gradients computed
+against contradictory labels for the same instances. Measured before this
+module: two gloo ranks fitted unrelated maps (ARI -0.03 between them at the
+first re-clustering).
+
+Who computes what (:class:`SharedLabelBuilder`):
+
+* **Transitions, every step, on every rank.** Each rank's ``(sample index,
+  argmax)`` pairs of the step are all-gathered and every rank updates its own
+  tracker with the concatenation in rank order. The tracker is a deterministic
+  function of its inputs (:class:`~.transitions.ClassTransitionTracker`), so the
+  trackers stay identical, and the transitions seen by all ranks count: one
+  window entry per global step, as in one process with the global batch.
+* **Redraws and re-clusterings, on rank 0 only.** Rank 0 draws, runs the
+  eval-mode forwards (pool features, the new instances' log-probabilities),
+  aligns by OT and fits the map; then it broadcasts the builder's state (all of
+  it but the tracker, which every rank already holds) and the other ranks load
+  it. The other ranks run no forward and no clustering: the eval-mode
+  forwards, and the BatchNorm running statistics they read, exist once, on rank
+  0 (DDP runs with ``broadcast_buffers=False``, so the ranks' running
+  statistics differ; with one rank computing they cannot disagree), and
+  checkpoints (written by rank 0) hold the state every rank has.
+
+The collectives run on a gloo process group over host memory (the default
+group when it is gloo, else one created on first use), so nothing here adds a
+host-device transfer: the hooks hand numpy arrays that they have already
+brought to the host.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .pipeline import ASDSettings, ClusterLabelBuilder
+from .scale import check_scale
+
+__all__ = ["SharedLabelBuilder", "make_label_builder", "distributed_world", "gather_pairs"]
+
+
+def distributed_world() -> Tuple[int, int]:
+    """``(rank, world_size)`` of the default process group, ``(0, 1)`` without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def make_label_builder(settings: ASDSettings, num_samples: int) -> ClusterLabelBuilder:
+    """The label builder for this process: shared across ranks in a distributed run.
+
+    Args:
+        settings: ASD's settings.
+        num_samples: Size of the unlabelled pool.
+
+    Raises:
+        ConfigError: a size an option refuses (:func:`.scale.check_scale`).
+
+    Returns:
+        A :class:`SharedLabelBuilder` when a process group of more than one rank
+        is running, else a plain :class:`~.pipeline.ClusterLabelBuilder` (one
+        process: nothing changes).
+    """
+    check_scale(settings, num_samples)
+    _, world_size = distributed_world()
+    if world_size > 1:
+        return SharedLabelBuilder(settings, num_samples)
+    return ClusterLabelBuilder(settings, num_samples)
+
+
+_HOST_GROUP: Dict[str, Any] = {}
+
+
+def _host_group():
+    """A gloo group for host-side collectives: the default group when it is gloo.
+
+    Created on first use, not at construction: the learner builds datasets (and
+    the builder) on rank 0 while the other ranks wait at a barrier, so a
+    collective ``new_group`` there would deadlock.
+    """
+    if dist.get_backend() == "gloo":
+        return None
+    if "group" not in _HOST_GROUP:
+        _HOST_GROUP["group"] = dist.new_group(backend="gloo")
+    return _HOST_GROUP["group"]
+
+
+def gather_pairs(first: np.ndarray, second: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """All-gather two equally long int64 vectors from every rank, concatenated in rank order.
+
+    Ranks may hold different lengths (sizes are gathered first, then padded).
+
+    Args:
+        first: ``(B_r,)`` integers of this rank (e.g. sample indices).
+        second: ``(B_r,)`` integers paired with them (e.g. argmax classes).
+
+    Returns:
+        ``(first_all, second_all)`` of length ``sum_r B_r``, rank 0's pairs first.
+    """
+    first = np.asarray(first, dtype=np.int64).reshape(-1)
+    second = np.asarray(second, dtype=np.int64).reshape(-1)
+    if first.shape != second.shape:
+        raise ValueError(f"gather_pairs: {first.size} entries against {second.size}")
+    group = _host_group()
+    world_size = dist.get_world_size(group)
+    size = torch.tensor([first.size], dtype=torch.int64)
+    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world_size)]
+    dist.all_gather(sizes, size, group=group)
+    sizes_np = [int(s.item()) for s in sizes]
+    longest = max(sizes_np)
+    local = torch.full((2, longest), -1, dtype=torch.int64)
+    local[0, : first.size] = torch.from_numpy(first)
+    local[1, : second.size] = torch.from_numpy(second)
+    gathered = [torch.empty((2, longest), dtype=torch.int64) for _ in range(world_size)]
+    dist.all_gather(gathered, local, group=group)
+    pairs = torch.cat([g[:, :n] for g, n in zip(gathered, sizes_np)], dim=1).numpy()
+    return pairs[0].copy(), pairs[1].copy()
+
+
+class SharedLabelBuilder(ClusterLabelBuilder):
+    """A :class:`~.pipeline.ClusterLabelBuilder` whose state is one across the ranks.
+
+    Rank 0 computes redraws and re-clusterings and broadcasts the result;
+    every rank counts the gathered transitions of all ranks. The adaptor calls
+    it exactly as the plain builder: on ranks other than 0 the ``needs_*``
+    properties are False, so the adaptor runs no forward there.
+
+    Args:
+        settings: See :class:`~.pipeline.ASDSettings`.
+        num_samples: Size of the unlabelled pool ``N``.
+        src: The rank that computes (0).
+    """
+
+    def __init__(self, settings: ASDSettings, num_samples: int, src: int = 0) -> None:
+        super().__init__(settings, num_samples)
+        self.rank, self.world_size = distributed_world()
+        self.src = int(src)
+
+    @property
+    def computes(self) -> bool:
+        """Whether this rank computes redraws and re-clusterings (rank 0)."""
+        return self.rank == self.src
+
+    # ---- what the adaptor must compute: only on the computing rank -------------
+    @property
+    def needs_features(self) -> bool:
+        return self.computes and super().needs_features
+
+    @property
+    def needs_features_to_recluster(self) -> bool:
+        return self.computes and super().needs_features_to_recluster
+
+    @property
+    def needs_log_probs(self) -> bool:
+        return self.computes and super().needs_log_probs
+
+    # ---- transitions: gathered from every rank ---------------------------------
+    def observe(self, sample_idx: np.ndarray, slot_predictions: np.ndarray) -> int:
+        """Record the argmax of every rank's batch (gathered, in rank order); returns the moves of all."""
+        return super().observe(*gather_pairs(sample_idx, slot_predictions))
+
+    def observe_views(self, weak_predictions: np.ndarray, strong_predictions: np.ndarray) -> int:
+        """Record weak -> strong argmax moves of every rank's batch (gathered); returns the moves of all."""
+        return super().observe_views(*gather_pairs(weak_predictions, strong_predictions))
+
+    # ---- redraws and re-clusterings: rank 0 computes, the others load -----------
+    def draw(self, features: Optional[np.ndarray] = None) -> np.ndarray:
+        """Rank 0's draw; elsewhere a placeholder that :meth:`place` replaces with rank 0's slots."""
+        if self.computes:
+            return super().draw(features)
+        return np.arange(self.settings.num_instances, dtype=np.int64)
+
+    def place(self, instances: np.ndarray, log_probs: Optional[np.ndarray] = None) -> np.ndarray:
+        """Rank 0 places its draw (OT) and broadcasts; every rank returns rank 0's slots."""
+        if self.computes:
+            super().place(instances, log_probs)
+        self._share(None)
+        return self.slots.copy()
+
+    def recluster(self, features: Optional[np.ndarray] = None) -> bool:
+        """Rank 0 rebuilds the map and broadcasts it; every rank returns rank 0's answer."""
+        done = super().recluster(features) if self.computes else None
+        return bool(self._share(done))
+
+    def _share(self, result: Any) -> Any:
+        """Broadcast rank 0's state (all but the tracker) and ``result``; load it elsewhere."""
+        group = _host_group()
+        payload = [None]
+        if self.computes:
+            state = self.state_dict()
+            del state["tracker"]  # every rank holds the same tracker already
+            payload = [(state, result)]
+        dist.broadcast_object_list(payload, src=self.src, group=group)
+        state, result = payload[0]
+        if not self.computes:
+            # Load through the builder's own checks, keeping this rank's tracker.
+            self.load_state_dict({**state, "tracker": self.tracker.state_dict()})
+        return result
+
+    def state_digest(self) -> Dict[str, Any]:
+        """What must agree across ranks: slots, slot clusters, rounds, and the tracker's counts."""
+        counts = self.tracker.transition_counts()
+        return {
+            "slots": None if self.slots is None else self.slots.copy(),
+            "slot_clusters": None if self.slot_clusters is None else np.asarray(self.slot_clusters).copy(),
+            "rounds": self.rounds,
+            "transitions": int(counts.sum()),
+        }
