@@ -142,14 +142,12 @@ def table_csv(scores: List[KScore]) -> str:
 
 def plot_scores(scores: List[KScore], path: str, title: str = "") -> None:
     """Agreement against k (each pair of seeds as a dot, the mean as a line), the chosen k marked."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from .results import write_atomic
+    from .results import write_figure_atomic
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=100)
     ks = [s.k for s in scores]
@@ -170,15 +168,7 @@ def plot_scores(scores: List[KScore], path: str, title: str = "") -> None:
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
 
-    def save(handle) -> None:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        handle.write(buffer.getvalue())
-
-    try:
-        write_atomic(path, save, suffix=".png")
-    finally:
-        plt.close(fig)
+    write_figure_atomic(fig, path)
 
 
 def run_partition(config: str, out: str, settings: Dict[str, object]) -> Callable[[int, int], np.ndarray]:

@@ -71,6 +71,16 @@ def write_atomic(path: str, write: Callable[[IO[bytes]], None], suffix: str = ""
     atomic_io.write_atomic(path, write, suffix=suffix, setting=setting)
 
 
+def write_figure_atomic(fig, path: str, setting: Optional[str] = None) -> None:
+    """Save a matplotlib figure as PNG atomically (:func:`write_atomic`) and close it, written or not."""
+    import matplotlib.pyplot as plt
+
+    try:
+        write_atomic(path, lambda handle: fig.savefig(handle, format="png"), suffix=".png", setting=setting)
+    finally:
+        plt.close(fig)
+
+
 def write_text_atomic(path: str, text: str, setting: Optional[str] = None) -> None:
     """Write UTF-8 text to ``path`` atomically (:func:`write_atomic`)."""
     atomic_io.write_text_atomic(path, text, setting=setting)

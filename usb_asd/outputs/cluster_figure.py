@@ -9,7 +9,6 @@ callable.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -17,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..metrics import contingency_table, hungarian_match
-from ..results import write_atomic
+from ..results import write_figure_atomic
 
 #: Images shown per cluster row.
 IMAGES_PER_ROW = 12
@@ -169,13 +168,5 @@ def draw_clusters(
                         ax.text(j, i, str(table[i, j]), ha="center", va="center", fontsize=7,
                                 color="white" if table[i, j] > peak / 2 else "black")
 
-    def save(handle) -> None:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        handle.write(buffer.getvalue())
-
-    try:
-        write_atomic(path, save, suffix=".png")
-    finally:
-        plt.close(fig)
+    write_figure_atomic(fig, path)
     return rows
