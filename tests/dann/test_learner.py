@@ -1,5 +1,6 @@
 """The dann learner through the train.py path on digits -> digits_restyled, on CPU."""
 
+import dataclasses
 import math
 
 import pytest
@@ -123,3 +124,52 @@ def test_cosine_schedule_option(tmp_path, make_digits_config):
 
 def test_annealed_lr_is_what_the_optimizer_used():
     assert AnnealedLR(8)(8) == pytest.approx(11.0 ** -0.75)
+
+
+CM = dict(supercm=True, supercm_beta=0.372)
+
+
+def test_dann_with_supercm_centroids_count_only_source_rows(tmp_path, make_digits_config):
+    record = _run(make_digits_config(**DA, **CM))
+    assert record["supercm"] is True and record["algorithm"] == "dann"
+    ckpt = _checkpoint(tmp_path / "run" / "latest_model.pth")
+    counts = ckpt["model"]["cm.class_means.counts"]
+    # Exact mean: 8 iterations x 8 labelled source rows; the 8 target rows per batch never count.
+    assert counts.sum().item() == 8 * 8
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "train/supercm_loss" in log and "train/dann_domain_loss" in log
+    assert "discriminator" in ckpt and not any(k.startswith("net.") for k in ckpt["model"])
+
+
+def test_dann_with_supercm_public_centroids_count_only_source_rows(tmp_path, make_digits_config):
+    _run(make_digits_config(**DA, **CM, supercm_centroid_forward="eval", supercm_centroid_average="iteration"))
+    counts = _checkpoint(tmp_path / "run" / "latest_model.pth")["model"]["cm.class_means.counts"]
+    assert counts.sum().item() == 8 * 8
+
+
+@pytest.fixture
+def scrambled_target():
+    """digits_restyled with its training labels replaced (test labels kept for scoring)."""
+    import numpy as np
+
+    from usb_asd.data.digits import load_digits_restyled
+    from usb_asd.data.registry import DATASETS, DatasetSpec, register_dataset
+
+    real = load_digits_restyled()
+    rng = np.random.default_rng(0)
+    fake = dataclasses.replace(real, name="restyled_scrambled",
+                               train_targets=rng.permutation(real.train_targets))
+    register_dataset(DatasetSpec("restyled_scrambled", lambda root, k: fake, "glyph", None, needs_dir=False))
+    yield "restyled_scrambled"
+    DATASETS.pop("restyled_scrambled")
+
+
+def test_target_training_labels_are_never_read(tmp_path, make_digits_config, scrambled_target):
+    """Scrambling the target's training labels changes nothing: same weights, centroids and discriminator."""
+    _run(make_digits_config(**DA, **CM, save_name="real"))
+    _run(make_digits_config(**{**DA, "da_target_dataset": scrambled_target}, **CM, save_name="scrambled"))
+    a = _checkpoint(tmp_path / "real" / "latest_model.pth")
+    b = _checkpoint(tmp_path / "scrambled" / "latest_model.pth")
+    for key in ("model", "discriminator"):
+        for name in a[key]:
+            assert torch.equal(a[key][name], b[key][name]), f"{key}.{name}"
