@@ -52,13 +52,15 @@ def test_trains_logs_and_keeps_the_discriminator_out_of_the_model(tmp_path, make
     assert ckpt["scheduler"]["last_epoch"] == 8
 
 
-def test_one_step_gives_the_discriminator_gradients_and_the_logged_values(make_digits_config):
+@pytest.mark.parametrize("use_cat", [True, False])
+def test_one_step_gives_the_discriminator_gradients_and_the_logged_values(make_digits_config, use_cat):
     from semilearn.core.utils import get_net_builder
 
     from usb_asd.core.learner import build_learner
 
     plugin.register()
-    args = parse_config(make_digits_config(**{**DA, "num_train_iter": 10}), extra_arguments=_extra_arguments)
+    args = parse_config(make_digits_config(**{**DA, "num_train_iter": 10, "use_cat": use_cat}),
+                        extra_arguments=_extra_arguments)
     args.distributed, args.procs_per_node = False, 1
     learner = build_learner(args, get_net_builder(args.net, False))
     learner.it = 5  # p = 0.5
