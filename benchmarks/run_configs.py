@@ -74,6 +74,9 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--save_dir", default="./saved_models/benchmarks")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME:key=value,key=value (YAML-typed values); repeatable")
+    parser.add_argument("--max_runs", type=int, default=0,
+                        help="stop after this many new runs (0: no limit); with a lock per call, "
+                             "other benchmarks can run in between")
     opts = parser.parse_args(argv)
     variants = [parse_variant(v) for v in opts.variant] or [("", {})]
 
@@ -91,11 +94,15 @@ def main(argv: List[str] | None = None) -> int:
     done = {(r["config"], r.get("variant", ""), r["seed"]) for r in runs}
     started = time.time()
     cells = [(c, v) for c in opts.configs for v in variants]
+    new_runs = 0
     for config, (variant, overrides) in cells:
         for seed in opts.seeds:
             if (config, variant, seed) in done:
                 print(f"[benchmark] {config} {variant} seed {seed}: already done, skipped")
                 continue
+            if opts.max_runs and new_runs >= opts.max_runs:
+                continue
+            new_runs += 1
             name = f"{os.path.splitext(os.path.basename(config))[0]}{'_' + variant if variant else ''}_seed{seed}"
             args = parse_config(
                 ["--c", config],

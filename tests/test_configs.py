@@ -12,7 +12,7 @@ import pytest
 from usb_asd.cli import _extra_arguments
 from usb_asd.compare.grid import load_grid_config, validate_spec
 from usb_asd.config import load_yaml, parse_config
-from usb_asd.core.learner import SUPPORTED_LEARNERS
+from usb_asd.core.learner import DOMAIN_ADAPTATION_LEARNERS, SUPPORTED_LEARNERS
 from usb_asd.data.registry import DATASETS
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
@@ -28,7 +28,7 @@ def test_there_are_configs():
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_config_is_valid(path):
     args = parse_config(["--c", path], extra_arguments=_extra_arguments)
-    assert args.algorithm in SUPPORTED_LEARNERS
+    assert args.algorithm in SUPPORTED_LEARNERS + DOMAIN_ADAPTATION_LEARNERS
     assert args.dataset in DATASETS
     assert args.num_train_iter % args.epoch == 0
     assert args.save_name == os.path.splitext(os.path.basename(path))[0]

@@ -14,9 +14,10 @@ NETS: Dict[str, Callable] = {"cnn_small": cnn_small, "resnet18_cifar": resnet18_
 
 def _learners() -> Dict[str, type]:
     """Learners the plugin adds to USB's ``ALGORITHMS`` registry (imported late: they import semilearn)."""
+    from .dann.learner import DANN
     from .supercm.learner import SuperCM
 
-    return {"supercm": SuperCM}
+    return {"dann": DANN, "supercm": SuperCM}
 
 
 _registered = False

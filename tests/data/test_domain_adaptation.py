@@ -24,23 +24,31 @@ def test_restyling_thickens_then_inverts():
             assert out[0, r, c] == (0.0 if (r, c) in lit else 16.0)
 
 
-def test_restyled_digits_keep_split_and_labels_not_pixels():
-    plain, restyled = load_digits(), load_digits_restyled()
-    assert np.array_equal(plain.train_targets, restyled.train_targets)
-    assert np.array_equal(plain.test_targets, restyled.test_targets)
-    assert restyled.train_images.shape == plain.train_images.shape
-    # Every restyled image is the plain one, 2x2 max-filtered and inverted (up to rounding).
-    p = np.pad(plain.train_images[..., 0].astype(int), ((0, 0), (0, 1), (0, 1)))
+def test_restyled_control_is_unpaired_with_its_source_half():
+    """Source digits_half_a and target digits_restyled come from disjoint halves of digits' training split."""
+    from usb_asd.data.digits import digits_training_halves, load_digits_half_a
+
+    plain, half_a, restyled = load_digits(), load_digits_half_a(), load_digits_restyled()
+    a, b = digits_training_halves(plain.train_targets)
+    assert len(np.intersect1d(a, b)) == 0 and len(a) + len(b) == len(plain.train_targets)
+    assert np.array_equal(half_a.train_images, plain.train_images[a])
+    assert np.array_equal(restyled.train_targets, plain.train_targets[b])
+    assert np.bincount(half_a.train_targets).min() >= 70 and np.bincount(restyled.train_targets).min() >= 69
+    # Every restyled training image is a half-b image, 2x2 max-filtered and inverted (up to rounding).
+    p = np.pad(plain.train_images[b][..., 0].astype(int), ((0, 0), (0, 1), (0, 1)))
     thick = np.maximum.reduce([p[:, :-1, :-1], p[:, 1:, :-1], p[:, :-1, 1:], p[:, 1:, 1:]])
     assert np.abs(restyled.train_images[..., 0].astype(int) - (255 - thick)).max() <= 1
+    # The test split: all digits test images, restyled, with their labels.
+    assert np.array_equal(restyled.test_targets, plain.test_targets) and len(restyled.test_targets) == 360
     assert load_splits("digits_restyled", "").name == "digits_restyled"
+    assert load_splits("digits_half_a", "").name == "digits_half_a"
 
 
 def test_source_labels_target_unlabelled_and_evaluation():
     source, target = load_digits(), load_digits_restyled()
     d = build_domain_adaptation_datasets(source, target, "fixmatch", "glyph", 8, 0.875, num_labels=-1, seed=0)
     assert len(d["train_lb"]) == len(source.train_targets)
-    assert np.array_equal(np.asarray(d["train_ulb"].data), target.train_images)
+    assert np.array_equal(np.asarray(d["train_ulb"].data), target.train_images) and len(d["train_ulb"]) == 719
     assert np.array_equal(np.asarray(d["eval"].data), target.test_images)
     assert np.array_equal(d["eval"].targets, target.test_targets)
     # One input pipeline: the target is normalised with the source's statistics.

@@ -138,3 +138,32 @@ def test_bad_update_arguments():
     with pytest.raises(ValueError, match="threshold"):
         rcm.update_confident(torch.zeros(2, 2), torch.zeros(2, 3), 1.5)
     assert not rcm.seen.any()  # nothing was half-applied
+
+
+def test_iteration_average_follows_the_public_formula():
+    """mu_k <- (m_k + (i - 1) mu_k) / i for present classes; the first batch of a class sets m_k."""
+    k, d = 5, 4
+    rcm = RunningClassMeans(k, d)
+    mu = torch.zeros(k, d, dtype=torch.float64)
+    seen = torch.zeros(k, dtype=torch.bool)
+    total = torch.zeros(k, dtype=torch.float64)
+    for i, (feats, labels) in enumerate(_batches(k=k, d=d, n_batches=8), start=1):
+        rcm.update_iteration_average(feats, labels, i)
+        for c in range(k):
+            rows = labels == c
+            if rows.any():
+                m = feats[rows].mean(0)
+                mu[c] = m if not seen[c] else (m + (i - 1) * mu[c]) / i
+                seen[c] = True
+                total[c] += rows.sum()
+        assert torch.allclose(rcm.means, mu, atol=1e-12)
+    assert torch.equal(rcm.counts, total)  # counts stay sample counts (exact)
+
+
+def test_iteration_average_weights_batches_not_samples():
+    rcm = RunningClassMeans(1, 1)
+    rcm.update_iteration_average(torch.tensor([[0.0]] * 9), torch.zeros(9, dtype=torch.long), 1)
+    rcm.update_iteration_average(torch.tensor([[1.0]]), torch.zeros(1, dtype=torch.long), 2)
+    assert rcm.means.item() == pytest.approx(0.5)  # the exact sample mean would be 0.1
+    with pytest.raises(ValueError, match="iteration"):
+        rcm.update_iteration_average(torch.zeros(1, 1), torch.zeros(1, dtype=torch.long), 0)

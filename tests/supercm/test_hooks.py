@@ -62,3 +62,71 @@ def test_placeholder_targets_leave_loss_and_centroids_alone():
     SuperCMHook().after_train_step(algorithm)
     assert algorithm.out_dict["loss"].item() == 1.0
     assert algorithm.clustering_module.class_means.counts.sum().item() == 0
+
+
+class _BNNet(torch.nn.Module):
+    """Features through BatchNorm: train and eval mode give different features."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin, self.bn = torch.nn.Linear(3, 6), torch.nn.BatchNorm1d(6)
+
+    def forward(self, x):
+        return {"feat": self.bn(self.lin(x))}
+
+
+def _eval_forward_algorithm(average="iteration", it=0):
+    from usb_asd.supercm.hooks import refresh_centroids_before_step  # noqa: F401
+
+    torch.manual_seed(0)
+    model = _BNNet()
+    model.bn.running_mean.fill_(0.5)  # running statistics differ from the batch's
+    cm = ClusteringModule(6, 3, average=average)
+    args = SimpleNamespace(supercm_beta=0.5, supercm_ramp_iter=0, supercm_admit_threshold=0.0,
+                           supercm_centroid_forward="eval")
+    x_lb, y_lb = torch.randn(4, 3), torch.tensor([0, 1, 1, 2])
+    algorithm = SimpleNamespace(args=args, it=it, clustering_module=cm, model=model, log_dict={},
+                                supercm_batch={"x_lb": x_lb, "y_lb": y_lb, "x_ulb_w": torch.randn(5, 3)})
+    return algorithm, x_lb, y_lb
+
+
+def test_eval_mode_forward_sets_the_centroids_before_the_step():
+    from usb_asd.supercm.hooks import refresh_centroids_before_step
+
+    algorithm, x_lb, y_lb = _eval_forward_algorithm()
+    model = algorithm.model
+    refresh_centroids_before_step(algorithm)
+    assert model.training  # put back in train mode
+    model.eval()
+    with torch.no_grad():
+        z = model(x_lb)["feat"]
+    model.train()
+    expected = torch.stack([z[y_lb == c].mean(0) for c in range(3)])
+    assert torch.allclose(algorithm.clustering_module.centroids(), expected, atol=1e-6)
+    counts = algorithm.clustering_module.class_means.counts.clone()
+    refresh_centroids_before_step(algorithm)  # a second call in the same iteration is a no-op
+    assert torch.equal(algorithm.clustering_module.class_means.counts, counts)
+
+
+def test_eval_mode_hook_adds_the_loss_without_a_second_centroid_update():
+    from usb_asd.supercm.hooks import refresh_centroids_before_step
+
+    algorithm, x_lb, y_lb = _eval_forward_algorithm()
+    refresh_centroids_before_step(algorithm)
+    z_lb = torch.randn(4, 6, requires_grad=True)
+    z_ulb = torch.randn(5, 6, requires_grad=True)
+    algorithm.out_dict = {"loss": torch.tensor(1.0, requires_grad=True), "feat": {"x_lb": z_lb, "x_ulb_w": z_ulb}}
+    mu = algorithm.clustering_module.centroids().clone()
+    SuperCMHook().after_train_step(algorithm)
+    assert torch.equal(algorithm.clustering_module.centroids(), mu)
+    assert algorithm.clustering_module.class_means.counts.sum().item() == 4
+    assert algorithm.out_dict["loss"].item() > 1.0
+
+
+def test_train_forward_mode_leaves_the_centroids_to_the_hook():
+    from usb_asd.supercm.hooks import refresh_centroids_before_step
+
+    algorithm, *_ = _eval_forward_algorithm(average="sample")
+    algorithm.args.supercm_centroid_forward = "train"
+    refresh_centroids_before_step(algorithm)
+    assert algorithm.clustering_module.class_means.counts.sum().item() == 0

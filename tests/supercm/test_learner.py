@@ -79,7 +79,7 @@ def test_domain_adaptation_run_scores_the_target(tmp_path, make_digits_config):
     assert on_disk["target_dataset"] == "digits_restyled" and on_disk["num_labels"] == -1
     assert on_disk["num_eval_samples"] == 360 and on_disk["acc"] == record["acc"]
     log = (tmp_path / "run" / "log.txt").read_text()
-    assert "dataset digits -> digits_restyled: 1437 labelled, 1437 unlabelled, 360 eval" in log
+    assert "dataset digits -> digits_restyled: 1437 labelled, 719 unlabelled, 360 eval" in log
 
 
 def test_domain_adaptation_refuses_an_adaptor(tmp_path, make_digits_config):

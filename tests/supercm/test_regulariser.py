@@ -66,6 +66,8 @@ def test_beside_mode_and_learned_centroids_run(tmp_path, make_digits_config):
     ("supercm_beta", -1.0, "supercm_beta"),
     ("supercm_admit_threshold", 1.5, "supercm_admit_threshold"),
     ("supercm_temperature", 0.0, "supercm_temperature"),
+    ("supercm_centroid_forward", "sideways", "supercm_centroid_forward"),
+    ("supercm_centroid_average", "median", "supercm_centroid_average"),
 ])
 def test_bad_settings_fail_clearly_and_leave_nothing(tmp_path, make_digits_config, key, value, match):
     with pytest.raises(ValueError, match=match):

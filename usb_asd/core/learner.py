@@ -42,6 +42,9 @@ SUPPORTED_LEARNERS: Tuple[str, ...] = (
     "supercm",
 )
 
+#: The plugin's learners for domain adaptation only (they need da_target_dataset and uratio: 1).
+DOMAIN_ADAPTATION_LEARNERS: Tuple[str, ...] = ("dann",)
+
 #: USB learners the plugin refuses, with why.
 UNSUPPORTED_LEARNERS: Dict[str, str] = {
     "dash": "overrides AlgorithmBase.train() with torch.cuda.Event timers and "

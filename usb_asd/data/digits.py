@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Tuple
+
 import numpy as np
 from sklearn.datasets import load_digits as _sklearn_load_digits
 
@@ -77,27 +80,59 @@ def restyle_digit_images(grey16: np.ndarray) -> np.ndarray:
     return 16.0 - thick
 
 
-def load_digits_restyled(data_dir: str = "") -> ImageSplits:
-    """The digits rendered by :func:`restyle_digit_images` (a domain-adaptation target).
+#: Seed of the stratified halving of digits' training split for the restyled
+#: negative control (fixed, like the train/test split).
+DIGITS_HALVES_SEED = 0
 
-    Same images, same train/test split and same labels as :func:`load_digits`;
-    only the rendering differs, so it pairs with ``digits`` as a source in a
-    constructed (not naturally occurring) shift.
+
+def digits_training_halves(train_targets: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Two disjoint, stratified halves ``(a, b)`` of digits' training split (indices into it).
+
+    The restyled negative control draws its source from half ``a``
+    (``digits_half_a``) and its target from half ``b`` (``digits_restyled``),
+    so no source image reappears, restyled, in the target.
+    """
+    return stratified_split_indices(np.asarray(train_targets), 0.5, DIGITS_HALVES_SEED)
+
+
+def _with_train_subset(splits: ImageSplits, name: str, keep: np.ndarray, images: np.ndarray) -> ImageSplits:
+    """``splits`` with training images ``images[keep]`` and statistics measured on them."""
+    scaled = images[keep].astype(np.float64) / 255.0
+    return dataclasses.replace(
+        splits,
+        name=name,
+        train_images=images[keep],
+        train_targets=splits.train_targets[keep],
+        mean=tuple(float(m) for m in scaled.mean(axis=(0, 1, 2))),
+        std=tuple(float(v) for v in scaled.std(axis=(0, 1, 2))),
+    )
+
+
+def load_digits_half_a(data_dir: str = "") -> ImageSplits:
+    """The digits with training half ``a`` only: the source of the restyled negative control.
+
+    Test split unchanged (360 images); 718 training images.
+    """
+    plain = load_digits(data_dir)
+    half_a, _ = digits_training_halves(plain.train_targets)
+    return _with_train_subset(plain, "digits_half_a", half_a, plain.train_images)
+
+
+def load_digits_restyled(data_dir: str = "") -> ImageSplits:
+    """The digits rendered by :func:`restyle_digit_images`: a constructed negative-control target.
+
+    Training split: the restyled images of training half ``b`` only
+    (:func:`digits_training_halves`, 719 images), so that with ``digits_half_a``
+    as the source the two domains share no image (unpaired). Test split: all
+    360 test images of :func:`load_digits`, restyled, with their labels.
+    The shift is constructed, not naturally occurring: the real pair is
+    ``mnist5k`` <-> ``digits``.
     """
     plain = load_digits(data_dir)
     bunch = _sklearn_load_digits()
     grey = np.rint(restyle_digit_images(bunch.images) * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
     rgb = np.repeat(grey[..., None], 3, axis=-1)
     train_idx, test_idx = stratified_split_indices(bunch.target.astype(np.int64), DIGITS_TEST_FRACTION, DIGITS_SPLIT_SEED)
-    scaled = rgb[train_idx].astype(np.float64) / 255.0
-    return ImageSplits(
-        name="digits_restyled",
-        train_images=rgb[train_idx],
-        train_targets=plain.train_targets,
-        test_images=rgb[test_idx],
-        test_targets=plain.test_targets,
-        num_classes=10,
-        mean=tuple(float(m) for m in scaled.mean(axis=(0, 1, 2))),
-        std=tuple(float(v) for v in scaled.std(axis=(0, 1, 2))),
-        class_names=plain.class_names,
-    )
+    restyled = dataclasses.replace(plain, test_images=rgb[test_idx])
+    _, half_b = digits_training_halves(plain.train_targets)
+    return _with_train_subset(restyled, "digits_restyled", half_b, rgb[train_idx])

@@ -42,6 +42,12 @@ def _digits_restyled(root: str, num_classes: Optional[int]) -> ImageSplits:
     return load_digits_restyled(root)
 
 
+def _digits_half_a(root: str, num_classes: Optional[int]) -> ImageSplits:
+    from .digits import load_digits_half_a
+
+    return load_digits_half_a(root)
+
+
 def _mnist5k(root: str, num_classes: Optional[int]) -> ImageSplits:
     from .mnist5k import load_mnist5k
 
@@ -98,6 +104,7 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
 for _spec in (
     DatasetSpec("digits", _digits, "glyph", None, needs_dir=False),
     DatasetSpec("digits_restyled", _digits_restyled, "glyph", None, needs_dir=False),
+    DatasetSpec("digits_half_a", _digits_half_a, "glyph", None, needs_dir=False),
     DatasetSpec("mnist5k", _mnist5k, "glyph", None, needs_dir=False),
     DatasetSpec("cifar10", _cifar10, "natural", "cifar10"),
     DatasetSpec("cifar100_20", _cifar100_20, "natural", "cifar100"),

@@ -11,6 +11,7 @@ Plain torch; nothing here imports semilearn.
 
 from .centroids import RunningClassMeans
 from .module import (
+    CENTROID_AVERAGES,
     CENTROID_MODES,
     DEFAULT_CONFIDENCE_THRESHOLD,
     ClusteringModule,
@@ -19,6 +20,7 @@ from .module import (
 from .schedule import ramp_up
 
 __all__ = [
+    "CENTROID_AVERAGES",
     "CENTROID_MODES",
     "DEFAULT_CONFIDENCE_THRESHOLD",
     "ClusteringModule",

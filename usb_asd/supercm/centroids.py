@@ -20,7 +20,7 @@ Choice of running mean (documented deviation from the public code):
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -150,6 +150,53 @@ class RunningClassMeans(nn.Module):
             ValueError: on shape mismatches, non-integer labels, labels ``>= K``
                 or negative weights.
         """
+        stats = self._batch_statistics(features, labels, weights)
+        if stats is None:
+            return
+        batch_sums, batch_counts = stats
+        present = batch_counts > 0
+
+        if self.momentum is None:
+            # Exact cumulative mean: only touch present classes, so absent ones
+            # keep their buffers (and hence their centroid) exactly.
+            self.sums[present] += batch_sums[present]
+            self.counts[present] += batch_counts[present]
+            return
+        self._blend(batch_sums, batch_counts, self.momentum)
+
+    @torch.no_grad()
+    def update_iteration_average(self, features: torch.Tensor, labels: torch.Tensor, iteration: int) -> None:
+        """The public SuperCM code's per-iteration cumulative average of batch class means.
+
+        ``lib/util.py::set_centroids`` of Durgesh93/SuperCM: at global iteration
+        ``i`` (from 1), every class ``k`` present in the batch gets
+        ``mu_k <- (m_k + (i - 1) mu_k) / i`` with ``m_k`` the batch's class mean;
+        absent classes keep ``mu_k``. It weights batches, not samples, and
+        counts the iterations a class was absent. One documented difference:
+        the public centroids start from the decoder's random initialisation,
+        here a class's first batch sets ``mu_k = m_k`` (what the formula gives
+        at ``i = 1``), so no trace of an initialisation remains. ``counts``
+        still accumulates samples (for :attr:`seen`).
+
+        Args:
+            features: (n, d) features (detached, cast to the buffers' dtype).
+            labels: (n,) class ids; negatives ignored.
+            iteration: global iteration ``i >= 1``.
+
+        Raises:
+            ValueError: for ``iteration < 1`` and as :meth:`update`.
+        """
+        if int(iteration) < 1:
+            raise ValueError(f"iteration must be >= 1, got {iteration!r}")
+        stats = self._batch_statistics(features, labels, None)
+        if stats is None:
+            return
+        self._blend(stats[0], stats[1], 1.0 / int(iteration))
+
+    def _batch_statistics(
+        self, features: torch.Tensor, labels: torch.Tensor, weights: Optional[torch.Tensor]
+    ) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+        """Validated per-class weighted sums (K, d) and weights (K,) of a batch; None if no row counts."""
         self._check_features(features)
         n = features.shape[0]
         if labels.dim() != 1 or labels.shape[0] != n:
@@ -159,7 +206,7 @@ class RunningClassMeans(nn.Module):
         if weights is not None and (weights.dim() != 1 or weights.shape[0] != n):
             raise ValueError(f"weights must have shape ({n},), got {tuple(weights.shape)}")
         if n == 0:
-            return
+            return None
         device, dtype = self.sums.device, self.sums.dtype
         labels = labels.to(device=device, dtype=torch.long)
         if int(labels.max()) >= self.num_classes:
@@ -174,24 +221,18 @@ class RunningClassMeans(nn.Module):
             raise ValueError("weights must be non-negative")
         keep = labels >= 0
         if not bool(keep.any()):
-            return
+            return None
         z, w, labels = z[keep], w[keep], labels[keep]
-
         batch_sums = torch.zeros_like(self.sums).index_add_(0, labels, z * w.unsqueeze(1))
         batch_counts = torch.zeros_like(self.counts).index_add_(0, labels, w)
+        return batch_sums, batch_counts
+
+    def _blend(self, batch_sums: torch.Tensor, batch_counts: torch.Tensor, m: float) -> None:
+        """``mu_k <- (1 - m) mu_k + m b_k`` for present classes (``b_k`` on a class's first batch)."""
         present = batch_counts > 0
-
-        if self.momentum is None:
-            # Exact cumulative mean: only touch present classes, so absent ones
-            # keep their buffers (and hence their centroid) exactly.
-            self.sums[present] += batch_sums[present]
-            self.counts[present] += batch_counts[present]
-            return
-
         old_means = self.means
         batch_means = batch_sums[present] / batch_counts[present].unsqueeze(1)
         first = ~self.seen[present]
-        m = self.momentum
         blended = torch.where(
             first.unsqueeze(1), batch_means, (1.0 - m) * old_means[present] + m * batch_means
         )

@@ -9,6 +9,44 @@ from ..core.hooks import learner_features
 from .schedule import ramp_up
 
 
+def _targets_ready(algorithm) -> bool:
+    ready = getattr(algorithm, "labelled_targets_ready", None)
+    return ready is None or bool(ready())
+
+
+@torch.no_grad()
+def refresh_centroids_before_step(algorithm) -> None:
+    """The public code's centroid update, run before the training forward (``supercm_centroid_forward: eval``).
+
+    Durgesh93/SuperCM ``lib/util.py::set_centroids``: once per iteration, before
+    the step, the labelled batch goes through the model in eval mode
+    (BatchNorm running statistics, no gradient) and its features update the
+    centroids; with ``supercm_admit_threshold > 0`` the weak unlabelled batch
+    does too and its confident rows join (``filter_high_conf_psed``). A no-op
+    in ``train`` mode, while the labelled targets are placeholders, and when
+    already done for this iteration (a learner may call it from its own step).
+    """
+    args = algorithm.args
+    if getattr(args, "supercm_centroid_forward", "train") != "eval" or not _targets_ready(algorithm):
+        return
+    if getattr(algorithm, "_supercm_centroids_it", None) == algorithm.it:
+        return
+    batch, cm, model = algorithm.supercm_batch, algorithm.clustering_module, algorithm.model
+    admit = args.supercm_admit_threshold > 0 and batch.get("x_ulb_w") is not None
+    was_training = model.training
+    model.eval()
+    try:
+        z_lb = model(batch["x_lb"])["feat"]
+        z_ulb = model(batch["x_ulb_w"])["feat"] if admit else None
+    finally:
+        model.train(was_training)
+    algorithm.supercm_admitted = cm.update_centroids(
+        z_lb, batch["y_lb"], z_ulb=z_ulb, threshold=args.supercm_admit_threshold if admit else None,
+        iteration=algorithm.it + 1,
+    )
+    algorithm._supercm_centroids_it = algorithm.it
+
+
 class SuperCMHook(Hook):
     """After the learner's step and before USB's update: centroids, then ``beta * cm_loss``.
 
@@ -25,12 +63,12 @@ class SuperCMHook(Hook):
 
     While the labelled targets are placeholders (ASD's warm-up, see
     ``labelled_targets_ready``) the centroids are not touched and the loss is
-    not added.
+    not added. With ``supercm_centroid_forward: eval`` step 2 has already run
+    before the step (:func:`refresh_centroids_before_step`) and is skipped here.
     """
 
     def after_train_step(self, algorithm) -> None:
-        ready = getattr(algorithm, "labelled_targets_ready", None)
-        if ready is not None and not ready():
+        if not _targets_ready(algorithm):
             algorithm.log_dict["train/supercm_loss"] = 0.0
             return
         args, batch, out_dict = algorithm.args, algorithm.supercm_batch, algorithm.out_dict
@@ -47,14 +85,18 @@ class SuperCMHook(Hook):
         z = z_lb if z_ulb is None else torch.cat([z_lb, z_ulb])
         g = cm(z)["assignments"]
 
-        admit = args.supercm_admit_threshold > 0 and z_ulb is not None
-        admitted = cm.update_centroids(
-            z_lb,
-            batch["y_lb"],
-            z_ulb=z_ulb if admit else None,
-            probs_ulb=g[len(z_lb):] if admit else None,
-            threshold=args.supercm_admit_threshold if admit else None,
-        )
+        if getattr(args, "supercm_centroid_forward", "train") == "eval":
+            admitted = getattr(algorithm, "supercm_admitted", None)
+        else:
+            admit = args.supercm_admit_threshold > 0 and z_ulb is not None
+            admitted = cm.update_centroids(
+                z_lb,
+                batch["y_lb"],
+                z_ulb=z_ulb if admit else None,
+                probs_ulb=g[len(z_lb):] if admit else None,
+                threshold=args.supercm_admit_threshold if admit else None,
+                iteration=algorithm.it + 1,
+            )
         terms = cm.loss(z, g)
         weight = args.supercm_beta * ramp_up(algorithm.it, args.supercm_ramp_iter)
         out_dict["loss"] = out_dict["loss"] + weight * terms["total"]

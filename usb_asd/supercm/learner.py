@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from semilearn.core import AlgorithmBase
 
+from .hooks import refresh_centroids_before_step
 from .regulariser import SUPERCM_ARGUMENTS, SuperCMRegulariserMixin
 
 
@@ -34,6 +35,8 @@ class SuperCM(SuperCMRegulariserMixin, AlgorithmBase):
         # The CM hook reads the batch from here: when the plugin's mixin comes
         # first in the MRO, the regulariser's process_batch is not reached.
         self.supercm_batch = {"x_lb": x_lb, "y_lb": y_lb, "x_ulb_w": x_ulb_w}
+        # The public code's eval-mode centroid forward (supercm_centroid_forward: eval), before the step.
+        refresh_centroids_before_step(self)
         with self.amp_cm():
             if self.use_cat:
                 outputs = self.model(torch.cat((x_lb, x_ulb_w)))

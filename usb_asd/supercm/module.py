@@ -31,6 +31,7 @@ from torch import nn
 from .centroids import RunningClassMeans
 
 __all__ = [
+    "CENTROID_AVERAGES",
     "CENTROID_MODES",
     "DEFAULT_CONFIDENCE_THRESHOLD",
     "ClusteringModule",
@@ -39,6 +40,9 @@ __all__ = [
 
 #: Allowed values of ``ClusteringModule(centroids=...)``.
 CENTROID_MODES = ("supervised", "learned")
+#: Allowed values of ``ClusteringModule(average=...)``: exact sample mean (this
+#: project) or the public code's per-iteration average of batch class means.
+CENTROID_AVERAGES = ("sample", "iteration")
 #: Confidence threshold for admitting unlabelled rows to the centroids (paper: 0.95).
 DEFAULT_CONFIDENCE_THRESHOLD = 0.95
 #: Floor inside the log of E4, as in the public code (``log(mean g + 1e-10)``);
@@ -183,6 +187,10 @@ class ClusteringModule(nn.Module):
             (K,) sequence/tensor; stored as a buffer when given.
         momentum: for ``"supervised"``: None (exact cumulative class means)
             or EMA momentum, see :class:`RunningClassMeans`.
+        average: for ``"supervised"`` without momentum: ``"sample"`` (the
+            exact mean of every feature seen) or ``"iteration"`` (the public
+            code's ``mu_k <- (m_k + (i - 1) mu_k) / i``, see
+            :meth:`RunningClassMeans.update_iteration_average`).
 
     Raises:
         ValueError: for bad ``feat_dim``/``num_classes``, ``temperature <= 0``,
@@ -199,6 +207,7 @@ class ClusteringModule(nn.Module):
         centroids: str = "supervised",
         alpha: AlphaLike = None,
         momentum: Optional[float] = None,
+        average: str = "sample",
     ) -> None:
         super().__init__()
         if int(feat_dim) != feat_dim or feat_dim < 1:
@@ -209,6 +218,11 @@ class ClusteringModule(nn.Module):
             raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
         if centroids not in CENTROID_MODES:
             raise ValueError(f"centroids must be one of {CENTROID_MODES}, got {centroids!r}")
+        if average not in CENTROID_AVERAGES:
+            raise ValueError(f"average must be one of {CENTROID_AVERAGES}, got {average!r}")
+        if average == "iteration" and momentum is not None:
+            raise ValueError("average='iteration' and an EMA momentum are two different running means: choose one")
+        self.average = average
         self.feat_dim = int(feat_dim)
         self.num_classes = int(num_classes)
         self.temperature = float(temperature)
@@ -312,6 +326,7 @@ class ClusteringModule(nn.Module):
         z_ulb: Optional[torch.Tensor] = None,
         probs_ulb: Optional[torch.Tensor] = None,
         threshold: Optional[float] = None,
+        iteration: Optional[int] = None,
     ) -> Optional[torch.Tensor]:
         """Refresh the supervised centroids with a batch (call once per iteration).
 
@@ -329,14 +344,17 @@ class ClusteringModule(nn.Module):
             probs_ulb: optional (n_u, K) probabilities for ``z_ulb``.
             threshold: confidence threshold; default
                 :data:`DEFAULT_CONFIDENCE_THRESHOLD` (0.95) when ``z_ulb`` is given.
+            iteration: the global iteration ``i >= 1``; required with
+                ``average="iteration"`` (labelled and admitted rows then form
+                one batch mean, as in the public code), ignored otherwise.
 
         Returns:
             Bool mask (n_u,) of admitted unlabelled rows, or None when no
             unlabelled rows were given (or in ``"learned"`` mode).
 
         Raises:
-            ValueError: on shape mismatches, or ``probs_ulb``/``threshold``
-                without ``z_ulb``.
+            ValueError: on shape mismatches, ``probs_ulb``/``threshold``
+                without ``z_ulb``, or no ``iteration`` with ``average="iteration"``.
         """
         if z_ulb is None and (probs_ulb is not None or threshold is not None):
             raise ValueError("z_ulb is required when probs_ulb or threshold is given")
@@ -345,6 +363,10 @@ class ClusteringModule(nn.Module):
             self._check_z(z_ulb, "z_ulb")
         if self.class_means is None:
             return None
+        if self.average == "iteration":
+            if iteration is None:
+                raise ValueError("average='iteration' needs the global iteration")
+            return self._update_iteration_average(z_lb, y_lb, z_ulb, probs_ulb, threshold, int(iteration))
         self.class_means.update(z_lb, y_lb)
         if z_ulb is None:
             return None
@@ -352,3 +374,22 @@ class ClusteringModule(nn.Module):
             probs_ulb = self.forward(z_ulb)["assignments"]
         thr = DEFAULT_CONFIDENCE_THRESHOLD if threshold is None else threshold
         return self.class_means.update_confident(z_ulb, probs_ulb, thr)
+
+    def _update_iteration_average(self, z_lb, y_lb, z_ulb, probs_ulb, threshold, iteration):
+        """Labelled rows and admitted unlabelled rows as one batch of the iteration average."""
+        assert self.class_means is not None
+        if z_ulb is None:
+            self.class_means.update_iteration_average(z_lb, y_lb, iteration)
+            return None
+        if probs_ulb is None:
+            probs_ulb = self.forward(z_ulb)["assignments"]
+        thr = DEFAULT_CONFIDENCE_THRESHOLD if threshold is None else threshold
+        if probs_ulb.shape != (z_ulb.shape[0], self.num_classes):
+            raise ValueError(f"probs_ulb must have shape ({z_ulb.shape[0]}, {self.num_classes})")
+        conf, pred = probs_ulb.detach().max(dim=1)
+        mask = conf >= thr
+        pseudo = torch.where(mask, pred, torch.full_like(pred, -1)).to(y_lb.device)
+        self.class_means.update_iteration_average(
+            torch.cat([z_lb, z_ulb.to(z_lb.device)]), torch.cat([y_lb.long(), pseudo]), iteration
+        )
+        return mask

@@ -25,8 +25,13 @@ from inspect import signature
 from typing import List
 
 from ..config import PluginArgument, str2bool
-from .module import CENTROID_MODES, ClusteringModule
+from .module import CENTROID_AVERAGES, CENTROID_MODES, ClusteringModule
 from .net import ClusteringHeadNet, feature_size
+
+#: Which forward gives the centroids' features: the training step's own (this
+#: project's default) or an eval-mode, no-gradient forward of the labelled batch
+#: before the step (the public code's ``set_centroids``).
+CENTROID_FORWARDS = ("train", "eval")
 
 #: Where the CM's assignment layer sits: ``classifier`` (the paper) or ``beside`` the learner's own.
 HEAD_MODES = ("classifier", "beside")
@@ -46,6 +51,11 @@ SUPERCM_ARGUMENTS: List[PluginArgument] = [
                    "labelled features (SuperCM) or learned centroids (plain CM)"),
     PluginArgument("--supercm_centroid_momentum", float, 0.0,
                    "0: exact running mean of every labelled feature seen; in (0, 1]: EMA momentum"),
+    PluginArgument("--supercm_centroid_forward", str, "train", f"one of {CENTROID_FORWARDS}: centroid features "
+                   "from the training forward, or from an eval-mode forward of the labelled batch before the "
+                   "step (public code)"),
+    PluginArgument("--supercm_centroid_average", str, "sample", f"one of {CENTROID_AVERAGES}: exact mean of "
+                   "every labelled feature, or the public code's per-iteration average (m_k + (i-1) mu_k) / i"),
     PluginArgument("--supercm_admit_threshold", float, 0.0,
                    "0: off; else unlabelled samples whose CM confidence reaches it join the centroids (paper: 0.95)"),
     PluginArgument("--supercm_alpha", float, 1.0, "Dirichlet prior concentration of E4; 1 switches it off"),
@@ -64,6 +74,15 @@ def check_supercm_args(args) -> None:
         raise ValueError(f"supercm_ramp_iter must be >= 0, got {args.supercm_ramp_iter}")
     if not 0.0 <= args.supercm_centroid_momentum <= 1.0:
         raise ValueError(f"supercm_centroid_momentum must be in [0, 1], got {args.supercm_centroid_momentum}")
+    if args.supercm_centroid_forward not in CENTROID_FORWARDS:
+        raise ValueError(f"supercm_centroid_forward must be one of {CENTROID_FORWARDS}, "
+                         f"got {args.supercm_centroid_forward!r}")
+    if args.supercm_centroid_average not in CENTROID_AVERAGES:
+        raise ValueError(f"supercm_centroid_average must be one of {CENTROID_AVERAGES}, "
+                         f"got {args.supercm_centroid_average!r}")
+    if args.supercm_centroid_average == "iteration" and args.supercm_centroid_momentum > 0:
+        raise ValueError("supercm_centroid_average: iteration and supercm_centroid_momentum > 0 are two "
+                         "different running means: set supercm_centroid_momentum: 0.0")
     if not 0.0 <= args.supercm_admit_threshold <= 1.0:
         raise ValueError(f"supercm_admit_threshold must be in [0, 1] (0: off), got {args.supercm_admit_threshold}")
     if args.supercm_temperature <= 0:
@@ -83,6 +102,7 @@ def clustering_module_from_args(args, feat_dim: int) -> ClusteringModule:
         centroids=args.supercm_centroids,
         alpha=None if args.supercm_alpha == 1.0 else args.supercm_alpha,
         momentum=momentum,
+        average=args.supercm_centroid_average,
     )
 
 
@@ -116,6 +136,9 @@ class SuperCMRegulariserMixin:
         # The hook needs the images and labels even if the learner's step does
         # not return features for them.
         self.supercm_batch = {key: batch.get(key) for key in ("x_lb", "y_lb", "x_ulb_w")}
+        from .hooks import refresh_centroids_before_step
+
+        refresh_centroids_before_step(self)
         return batch
 
     # ---- hooks --------------------------------------------------------------
