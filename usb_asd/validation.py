@@ -15,11 +15,10 @@ from typing import Dict, Optional
 
 import numpy as np
 import torch
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
 
 from .data.splits import stratified_split_indices
 from .metrics import clustering_scores
+from .outputs.assignments import dataset_logits
 
 VALIDATION_FRACTION = 0.2
 VALIDATION_SEED = 0
@@ -53,22 +52,6 @@ def validation_scores(predictions: np.ndarray, targets: np.ndarray) -> Dict[str,
     return {f"val_{key}": float(value) for key, value in scores.items()}
 
 
-class _PoolImages(Dataset):
-    """Images of a USB dataset at some indices, through a given (evaluation) transform."""
-
-    def __init__(self, dataset, transform, indices: np.ndarray) -> None:
-        self.dataset, self.transform, self.indices = dataset, transform, np.asarray(indices, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        img, _ = self.dataset.__sample__(int(self.indices[i]))
-        if isinstance(img, np.ndarray):
-            img = Image.fromarray(img)
-        return self.transform(img)
-
-
 @torch.no_grad()
 def pool_predictions(model, dataset, transform, indices: np.ndarray, device, batch_size: int) -> np.ndarray:
     """Argmax of ``model(x)["logits"]`` on pool images (eval mode; the caller applies EMA weights).
@@ -84,11 +67,10 @@ def pool_predictions(model, dataset, transform, indices: np.ndarray, device, bat
     Returns:
         ``(len(indices),)`` int64 cluster ids.
     """
-    loader = DataLoader(_PoolImages(dataset, transform, indices), batch_size=batch_size, shuffle=False)
     was_training = model.training
     model.eval()
     try:
-        preds = [model(x.to(device))["logits"].argmax(dim=1).cpu() for x in loader]
+        logits = dataset_logits(model, dataset, transform, device, batch_size, indices=indices)
     finally:
         model.train(was_training)
-    return torch.cat(preds).numpy().astype(np.int64) if preds else np.zeros(0, dtype=np.int64)
+    return logits.argmax(axis=1).astype(np.int64) if len(logits) else np.zeros(0, dtype=np.int64)

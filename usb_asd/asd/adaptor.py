@@ -23,12 +23,12 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..config import PluginArgument
 from ..core.checkpoint_codec import decode, encode
+from ..data.eval_view import EvalView
 from ..nets.two_head import TwoHeadNet, unwrap
 from .feature_clusters import FEATURE_CLUSTERINGS
 from .mapping import DISTANCES
@@ -110,20 +110,6 @@ def asd_settings_from_args(args) -> ASDSettings:
         feature_clustering=args.asd_feature_clustering,
         seed=args.seed,
     )
-
-
-class _PoolView(Dataset):
-    """Pool images with the evaluation transform, for feature extraction."""
-
-    def __init__(self, pool, transform, indices: np.ndarray) -> None:
-        self.pool, self.transform, self.indices = pool, transform, indices
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int):
-        img, _ = self.pool.__sample__(int(self.indices[i]))
-        return self.transform(Image.fromarray(img))
 
 
 def pool_forward_workers(num_images: int, batch_size: int, num_workers: int) -> int:
@@ -270,7 +256,7 @@ class ASDAdaptorMixin:
         model.eval()
         batch_size = self.args.eval_batch_size
         loader = DataLoader(
-            _PoolView(self.asd_pool, self.asd_eval_transform, np.asarray(indices)),
+            EvalView(self.asd_pool, self.asd_eval_transform, np.asarray(indices)),
             batch_size=batch_size,
             shuffle=False,
             # The loader's workers decode and transform a large pool (the whole pool for the

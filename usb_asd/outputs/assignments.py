@@ -23,9 +23,9 @@ from typing import Callable, Iterable, List, Optional, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
+from ..data.eval_view import EvalView
 from ..metrics import clustering_scores
 from ..results import write_text_atomic
 
@@ -78,25 +78,9 @@ def image_names(store, count: int) -> List[str]:
     return [str(i) for i in range(count)]
 
 
-class _EvalView(Dataset):
-    """Images of a USB dataset through one (evaluation) transform."""
-
-    def __init__(self, dataset, transform: Callable) -> None:
-        self.dataset, self.transform = dataset, transform
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        img, _ = self.dataset.__sample__(i)
-        if isinstance(img, np.ndarray):
-            img = Image.fromarray(img)
-        return self.transform(img)
-
-
 @torch.no_grad()
 def dataset_logits(model: torch.nn.Module, dataset, transform: Callable, device: torch.device,
-                   batch_size: int, out_key: str = "logits") -> np.ndarray:
+                   batch_size: int, out_key: str = "logits", indices: Optional[np.ndarray] = None) -> np.ndarray:
     """Logits ``(n, k)`` of a model (already in eval mode) on every image of a dataset, in order.
 
     Args:
@@ -106,8 +90,9 @@ def dataset_logits(model: torch.nn.Module, dataset, transform: Callable, device:
         device: Where the model is.
         batch_size: Images per forward pass.
         out_key: The output holding the cluster logits.
+        indices: Only these images, in this order (``None``: every image).
     """
-    loader = DataLoader(_EvalView(dataset, transform), batch_size=batch_size, shuffle=False, num_workers=0)
+    loader = DataLoader(EvalView(dataset, transform, indices), batch_size=batch_size, shuffle=False, num_workers=0)
     chunks = []
     for x in loader:
         out = model(x.to(device))
