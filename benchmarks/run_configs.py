@@ -93,6 +93,7 @@ def main(argv: List[str] | None = None) -> int:
     runs: List[Dict[str, Any]] = list(previous.get("runs", []))
     done = {(r["config"], r.get("variant", ""), r["seed"]) for r in runs}
     started = time.time()
+    command = "python " + " ".join([os.path.relpath(__file__)] + (argv if argv is not None else sys.argv[1:]))
     cells = [(c, v) for c in opts.configs for v in variants]
     new_runs = 0
     for config, (variant, overrides) in cells:
@@ -110,13 +111,16 @@ def main(argv: List[str] | None = None) -> int:
                 overrides={**overrides, "seed": seed, "save_name": name, "save_dir": opts.save_dir},
             )
             record = run(args)
-            record.update(config=config, variant=variant, overrides=overrides)
+            record.update(config=config, variant=variant, overrides=overrides, command=command)
             runs.append(record)
             print(f"[benchmark] {config} {variant} seed {seed}: top1 {record['top1']} acc {record['acc']:.4f} "
                   f"nmi {record['nmi']:.4f} ari {record['ari']:.4f} in {record['wall_s']:.0f} s")
+            # A file may be filled by several calls (one run each, or seeds added later): every run keeps the
+            # command and commit that made it, and the seeds and summary cover all runs in the file.
+            all_cells = sorted({(r["config"], r.get("variant", "")) for r in runs})
             payload = {
-                "command": "python " + " ".join([os.path.relpath(__file__)] + (argv if argv is not None else sys.argv[1:])),
-                "seeds": opts.seeds,
+                "command": command,
+                "seeds": sorted({r["seed"] for r in runs}),
                 "commit": commit,
                 "machine": machine_info(),
                 "runs": runs,
@@ -124,7 +128,7 @@ def main(argv: List[str] | None = None) -> int:
                     (f"{c} [{v}]" if v else c): summarise(
                         [r for r in runs if r["config"] == c and r.get("variant", "") == v]
                     )
-                    for c, (v, _) in cells
+                    for c, v in all_cells
                 },
             }
             write_json_atomic(opts.out, payload)

@@ -133,26 +133,49 @@ def print_digits_tables() -> None:
 
 
 def _seed_row(label: str, runs: list, chosen_here: str) -> str:
-    """``| label | settings chosen here | seeds | ACC per seed | mean ± std | worst | NMI |`` of one config's runs."""
-    accs = [r["acc"] for r in sorted(runs, key=lambda r: r["seed"])]
+    """``| label | chosen here | seeds | ACC per seed | mean ± std | worst | val ACC | NMI |`` of one config's runs.
+
+    ``val ACC`` is the validation part of the training pool (``usb_asd/validation.py``), over the runs that have
+    it (runs made before it existed do not).
+    """
+    runs = sorted(runs, key=lambda r: r["seed"])
+    accs = [r["acc"] for r in runs]
+    vals = [r["val_acc"] for r in runs if r.get("val_acc") is not None]
     nmis = [r["nmi"] for r in runs]
     per_seed = ", ".join(f"{a:.3f}" for a in accs)
+    val = f"{_mean_std(vals)} ({len(vals)})" if vals else "n/a"
     return (f"| {label} | {chosen_here} | {len(accs)} | {per_seed} | {_mean_std(accs)} | {min(accs):.3f} "
-            f"| {_mean_std(nmis)} |")
+            f"| {val} | {_mean_std(nmis)} |")
+
+
+# Which result files hold each row's seeds: later sessions added seeds in files of their own, so that
+# every file keeps the command that wrote it.
+_HEADLINE_FILES = {
+    ("digits", "gt"): ("digits_gt_baselines.json",),
+    ("digits", "asd"): ("digits_asd.json", "digits_asd_seeds34.json", "digits_asd_fixmatch_seeds34.json"),
+    ("mnist5k", "gt"): ("mnist5k_gt_baselines.json", "mnist5k_gt_baselines_seeds12.json"),
+    ("mnist5k", "asd"): ("mnist5k_asd.json", "mnist5k_asd_seeds234.json"),
+}
+
+
+def _runs_in(names, config_suffix: str) -> dict:
+    """``{seed: record}`` of one config's runs over several results files (a later file wins a seed)."""
+    runs: dict = {}
+    for name in names:
+        runs.update(_runs_of(name, config_suffix))
+    return runs
 
 
 def print_mnist5k_tables() -> None:
     """MNIST-5k: ASD with digits' settings unchanged against the same learners with 40 labels, per seed."""
-    print("| run | settings chosen on this data set | seeds | ACC per seed | ACC mean ± std | worst seed | NMI |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for dataset, gt_file, asd_file in (("digits", "digits_gt_baselines.json", "digits_asd.json"),
-                                       ("mnist5k", "mnist5k_gt_baselines.json", "mnist5k_asd.json")):
+    print("| run | settings chosen on this data set | seeds | ACC per seed | ACC mean ± std | worst seed "
+          "| val ACC (runs) | NMI |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for dataset in ("digits", "mnist5k"):
         chosen = "yes (digits)" if dataset == "digits" else "no"
         for learner in ("freematch", "fixmatch"):
-            gt = list(_runs_of(gt_file, f"/{learner}_{dataset}_40.yaml").values())
-            asd_runs = _runs_of(asd_file, f"/asd_{learner}_{dataset}.yaml")
-            if dataset == "digits" and learner == "freematch":
-                asd_runs.update(_runs_of("digits_asd_seeds34.json", "/asd_freematch_digits.yaml"))
+            gt = list(_runs_in(_HEADLINE_FILES[(dataset, "gt")], f"/{learner}_{dataset}_40.yaml").values())
+            asd_runs = _runs_in(_HEADLINE_FILES[(dataset, "asd")], f"/asd_{learner}_{dataset}.yaml")
             if gt:
                 print(_seed_row(f"{dataset}: {learner}, 40 labels", gt, chosen))
             if asd_runs:
