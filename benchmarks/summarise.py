@@ -6,9 +6,10 @@
 
 docs/BENCHMARKS.md is benchmarks/BENCHMARKS.in.md (the commands and the
 readings) with its markers replaced by tables computed here from the committed
-result files: ``{{digits}}``, ``{{mnist5k}}``, ``{{supercm}}`` and ``{{compare:<folder>}}`` (the
+result files: ``{{digits}}``, ``{{mnist5k}}``, ``{{supercm}}``, ``{{compare:<folder>}}`` (the
 tables of a comparison grid's results.md, which the compare command generated
-from that folder's results.json). So the document and the results cannot drift:
+from that folder's results.json), ``{{validation:<file>}}`` (variants compared on
+the validation part) and ``{{folder_run:<file>}}``. So the document and the results cannot drift:
 tests/benchmarks/test_summarise.py regenerates it and compares.
 """
 
@@ -235,6 +236,27 @@ def folder_run_table(name: str) -> str:
             + " | ".join(cells) + " |")
 
 
+def validation_table(name: str) -> str:
+    """Variants of one results file compared on the validation part of the training pool (the only labels a
+    setting may be chosen with, docs/PROTOCOL.md), seeds paired; test ACC beside it for reading, not choosing."""
+    data = _load(name)
+    by_variant: dict = {}
+    for r in data["runs"]:
+        by_variant.setdefault(r.get("variant") or "default", {})[r["seed"]] = r
+    seeds = sorted(set.intersection(*(set(runs) for runs in by_variant.values())))
+    lines = ["| variant | seeds | val ACC per seed | val ACC mean | worst val | test ACC per seed | test ACC mean |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    import statistics
+
+    for variant, runs in by_variant.items():
+        vals = [runs[s]["val_acc"] for s in seeds]
+        accs = [runs[s]["acc"] for s in seeds]
+        lines.append(f"| {variant} | {', '.join(map(str, seeds))} | {', '.join(f'{v:.3f}' for v in vals)} "
+                     f"| {statistics.fmean(vals):.3f} | {min(vals):.3f} | {', '.join(f'{a:.3f}' for a in accs)} "
+                     f"| {statistics.fmean(accs):.3f} |")
+    return "\n".join(lines)
+
+
 def render_document(template_path: str = TEMPLATE) -> str:
     """docs/BENCHMARKS.md: the template with every marker replaced by its tables."""
     with open(template_path, encoding="utf-8") as handle:
@@ -249,6 +271,8 @@ def render_document(template_path: str = TEMPLATE) -> str:
         if name.startswith("file:"):
             with open(os.path.join(RESULTS, name.split(":", 1)[1]), encoding="utf-8") as handle:
                 return handle.read().strip("\n")
+        if name.startswith("validation:"):
+            return validation_table(name.split(":", 1)[1])
         if name.startswith("folder_run:"):
             return folder_run_table(name.split(":", 1)[1])
         if name not in sections:

@@ -34,3 +34,18 @@ def test_check_flags_a_stale_document(tmp_path, monkeypatch):
     monkeypatch.setattr(summarise, "DOCUMENT", str(stale))
     assert summarise.main(["--check"]) == 1
     assert summarise.main(["--write"]) == 0 and summarise.main(["--check"]) == 0
+
+
+def test_validation_table_pairs_seeds_and_reports_the_validation_scores(tmp_path, monkeypatch):
+    import json
+
+    def run(variant, seed, val, acc):
+        return {"variant": variant, "seed": seed, "val_acc": val, "acc": acc}
+
+    runs = [run("a", 0, 0.8, 0.7), run("a", 1, 0.6, 0.5), run("a", 2, 0.9, 0.9),  # seed 2 has no pair: left out
+            run("b", 0, 0.9, 0.95), run("b", 1, 0.7, 0.65)]
+    (tmp_path / "v.json").write_text(json.dumps({"runs": runs}))
+    monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
+    lines = summarise.validation_table("v.json").splitlines()
+    assert lines[2] == "| a | 0, 1 | 0.800, 0.600 | 0.700 | 0.600 | 0.700, 0.500 | 0.600 |"
+    assert lines[3] == "| b | 0, 1 | 0.900, 0.700 | 0.800 | 0.700 | 0.950, 0.650 | 0.800 |"
