@@ -31,9 +31,26 @@ def test_every_marker_is_filled_and_an_unknown_one_is_refused(tmp_path):
 def test_check_flags_a_stale_document(tmp_path, monkeypatch):
     stale = tmp_path / "B.md"
     stale.write_text("old\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(open(os.path.join(REPO, "README.md"), encoding="utf-8").read())
     monkeypatch.setattr(summarise, "DOCUMENT", str(stale))
+    monkeypatch.setattr(summarise, "README", str(readme))
     assert summarise.main(["--check"]) == 1
     assert summarise.main(["--write"]) == 0 and summarise.main(["--check"]) == 0
+
+
+def test_readme_headline_table_is_the_generated_one_and_a_stale_one_is_flagged(tmp_path, monkeypatch):
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
+        committed = handle.read()
+    assert committed == summarise.render_readme(), "run: python benchmarks/summarise.py --write"
+    assert "| digits | FreeMatch | 0.969 ± 0.004 (3) |" in committed  # computed from digits_gt_baselines.json
+    readme = tmp_path / "README.md"
+    readme.write_text(committed.replace("| digits | FreeMatch | 0.969", "| digits | FreeMatch | 0.999"))
+    monkeypatch.setattr(summarise, "README", str(readme))
+    assert summarise.main(["--check"]) == 1
+    readme.write_text("no markers\n")
+    with pytest.raises(KeyError, match="markers"):
+        summarise.render_readme(str(readme))
 
 
 def test_validation_table_pairs_seeds_and_reports_the_validation_scores(tmp_path, monkeypatch):
