@@ -9,7 +9,7 @@ readings) with its markers replaced by tables computed here from the committed
 result files: ``{{digits}}``, ``{{mnist5k}}``, ``{{supercm}}``, ``{{compare:<folder>}}`` (the
 tables of a comparison grid's results.md, which the compare command generated
 from that folder's results.json), ``{{validation:<file>}}`` (variants compared on
-the validation part) and ``{{folder_run:<file>}}``. So the document and the results cannot drift:
+the validation part), ``{{slot_trace:<file>}}`` and ``{{folder_run:<file>}}``. So the document and the results cannot drift:
 tests/benchmarks/test_summarise.py regenerates it and compares.
 """
 
@@ -257,6 +257,27 @@ def validation_table(name: str) -> str:
     return "\n".join(lines)
 
 
+def slot_trace_table(name: str) -> str:
+    """Slot-label accuracy during training (``benchmarks/slot_label_trace.py``), per variant: its mean over the
+    re-clusterings from iteration 500 on, and its last value, each averaged over seeds."""
+    import statistics
+
+    by_variant: dict = {}
+    for run in _load(name)["runs"]:
+        late = [a for it, a in zip(run["iterations"], run["slot_label_acc"]) if it >= 500]
+        by_variant.setdefault(run["variant"], []).append((run["seed"], statistics.fmean(late), run["slot_label_acc"][-1]))
+    lines = ["| variant | seeds | slot labels right, mean from iteration 500 (per seed) | last logged (per seed) |",
+             "| --- | --- | --- | --- |"]
+    for variant, rows in by_variant.items():
+        rows.sort()
+        late = ", ".join(f"{r[1]:.3f}" for r in rows)
+        last = ", ".join(f"{r[2]:.3f}" for r in rows)
+        lines.append(f"| {variant} | {', '.join(str(r[0]) for r in rows)} | "
+                     f"{statistics.fmean(r[1] for r in rows):.3f} ({late}) | "
+                     f"{statistics.fmean(r[2] for r in rows):.3f} ({last}) |")
+    return "\n".join(lines)
+
+
 def render_document(template_path: str = TEMPLATE) -> str:
     """docs/BENCHMARKS.md: the template with every marker replaced by its tables."""
     with open(template_path, encoding="utf-8") as handle:
@@ -271,6 +292,8 @@ def render_document(template_path: str = TEMPLATE) -> str:
         if name.startswith("file:"):
             with open(os.path.join(RESULTS, name.split(":", 1)[1]), encoding="utf-8") as handle:
                 return handle.read().strip("\n")
+        if name.startswith("slot_trace:"):
+            return slot_trace_table(name.split(":", 1)[1])
         if name.startswith("validation:"):
             return validation_table(name.split(":", 1)[1])
         if name.startswith("folder_run:"):

@@ -66,3 +66,14 @@ def test_validation_table_pairs_seeds_and_reports_the_validation_scores(tmp_path
     lines = summarise.validation_table("v.json").splitlines()
     assert lines[2] == "| a | 0, 1 | 0.800, 0.600 | 0.700 | 0.600 | 0.700, 0.500 | 0.600 |"
     assert lines[3] == "| b | 0, 1 | 0.900, 0.700 | 0.800 | 0.700 | 0.950, 0.650 | 0.800 |"
+
+
+def test_slot_trace_table_averages_from_iteration_500_and_over_seeds(tmp_path, monkeypatch):
+    import json
+
+    runs = [{"variant": "a", "seed": 1, "iterations": [200, 500, 600], "slot_label_acc": [0.1, 0.6, 0.8]},
+            {"variant": "a", "seed": 0, "iterations": [500, 1000], "slot_label_acc": [0.5, 0.5]}]
+    (tmp_path / "t.json").write_text(json.dumps({"runs": runs}))
+    monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
+    row = summarise.slot_trace_table("t.json").splitlines()[2]
+    assert row == "| a | 0, 1 | 0.600 (0.500, 0.700) | 0.650 (0.500, 0.800) |"
