@@ -6,7 +6,8 @@
 
 docs/BENCHMARKS.md is benchmarks/BENCHMARKS.in.md (the commands and the
 readings) with its markers replaced by tables computed here from the committed
-result files: ``{{digits}}``, ``{{mnist5k}}``, ``{{supercm}}``, ``{{compare:<folder>}}`` (the
+result files: ``{{digits}}``, ``{{mnist5k}}``, ``{{supercm}}``, ``{{choose_k}}`` (every
+``choose_k_*.json``), ``{{compare:<folder>}}`` (the
 tables of a comparison grid's results.md, which the compare command generated
 from that folder's results.json), ``{{validation:<file>}}`` (variants compared on
 the validation part), ``{{slot_trace:<file>}}`` and ``{{folder_run:<file>}}``. So the document and the results cannot drift:
@@ -278,12 +279,45 @@ def slot_trace_table(name: str) -> str:
     return "\n".join(lines)
 
 
+def choose_k_tables() -> str:
+    """How often choose_k picked the true k (every ``benchmarks/results/choose_k_*.json``), then each k's scores."""
+    names = sorted(n for n in os.listdir(RESULTS) if n.startswith("choose_k_") and n.endswith(".json"))
+    summary = ["| data set (config) | true k | candidate k | iterations per run | repetitions (seed sets) "
+               "| chosen k | picked the true k | s / run (median) | commit |",
+               "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    detail = ["| config | seeds | k | agreement (mean ARI) | min / max pair | clusters used per seed "
+              "| pool ACC per seed (scoring only) | chosen |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    import statistics
+
+    for name in names:
+        r = _load(name)
+        config = os.path.basename(r["config"])
+        reps = r["repetitions"]
+        runs = {run["name"]: run for run in r["runs"]}
+        wall = f"{statistics.median(run['wall_s'] for run in r['runs']):.0f}" if r["runs"] else "n/a"
+        sets = "; ".join(",".join(map(str, rep["seeds"])) for rep in reps) or "none finished"
+        summary.append(f"| {config} | {r['true_k']} | {' '.join(map(str, r['ks']))} | {r['num_train_iter']} "
+                       f"| {len(reps)} ({sets}) | {', '.join(str(rep['chosen_k']) for rep in reps)} "
+                       f"| {r['hits']} of {len(reps)} | {wall} "
+                       f"| {r['commit'][:7]} |")
+        for rep in reps:
+            for s in rep["scores"]:
+                accs = [runs.get(f"k{s['k']}_seed{seed}", {}).get("pool_acc") for seed in rep["seeds"]]
+                acc_text = ", ".join("n/a" if a is None else f"{a:.3f}" for a in accs)
+                k = f"**{s['k']}**" if s["chosen"] else str(s["k"])
+                detail.append(f"| {config} | {','.join(map(str, rep['seeds']))} | {k} | {s['agreement']:.3f} "
+                              f"| {min(s['pair_ari']):.3f} / {max(s['pair_ari']):.3f} "
+                              f"| {', '.join(map(str, s['clusters_used']))} | {acc_text} "
+                              f"| {'yes' if s['chosen'] else ''} |")
+    return "\n".join(summary) + "\n\n" + "\n".join(detail)
+
+
 def render_document(template_path: str = TEMPLATE) -> str:
     """docs/BENCHMARKS.md: the template with every marker replaced by its tables."""
     with open(template_path, encoding="utf-8") as handle:
         template = handle.read()
     sections = {"digits": lambda: _captured(print_digits_tables), "supercm": lambda: _captured(print_supercm_tables),
-                "mnist5k": lambda: _captured(print_mnist5k_tables)}
+                "mnist5k": lambda: _captured(print_mnist5k_tables), "choose_k": choose_k_tables}
 
     def fill(match: "re.Match[str]") -> str:
         name = match.group(1)

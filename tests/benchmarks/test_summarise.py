@@ -77,3 +77,23 @@ def test_slot_trace_table_averages_from_iteration_500_and_over_seeds(tmp_path, m
     monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
     row = summarise.slot_trace_table("t.json").splitlines()[2]
     assert row == "| a | 0, 1 | 0.600 (0.500, 0.700) | 0.650 (0.500, 0.800) |"
+
+
+def test_choose_k_tables_count_the_hits_of_every_record(tmp_path, monkeypatch):
+    import json
+
+    def rep(seeds, chosen):
+        return {"seeds": seeds, "chosen_k": chosen, "hit": chosen == 10,
+                "scores": [{"k": k, "agreement": 0.5 + 0.1 * (k == chosen), "pair_ari": [0.4, 0.6 + 0.1 * (k == chosen)],
+                            "clusters_used": [k, k], "fills_k": True, "chosen": k == chosen} for k in (8, 10, 12)]}
+
+    record = {"config": "config/asd_freematch_digits.yaml", "true_k": 10, "ks": [8, 10, 12], "num_train_iter": 400,
+              "commit": "abcdef123456", "hits": 1, "repetitions": [rep([0, 1], 10), rep([2, 3], 12)],
+              "runs": [{"name": "k10_seed0", "wall_s": 60.0, "pool_acc": 0.7}, {"name": "k8_seed0", "wall_s": 80.0}]}
+    (tmp_path / "choose_k_digits.json").write_text(json.dumps(record))
+    (tmp_path / "other.json").write_text("{}")
+    monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
+    text = summarise.choose_k_tables()
+    assert "| asd_freematch_digits.yaml | 10 | 8 10 12 | 400 | 2 (0,1; 2,3) | 10, 12 | 1 of 2 | 70 | abcdef1 |" in text
+    assert "| asd_freematch_digits.yaml | 0,1 | **10** | 0.600 | 0.400 / 0.700 | 10, 10 | 0.700, n/a | yes |" in text
+    assert text.count("| yes |") == 2

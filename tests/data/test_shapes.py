@@ -32,3 +32,27 @@ def test_each_group_has_its_own_hue():
         img = draw_shape("square", rng, hue=hue).reshape(-1, 3).astype(int)
         fg = img[img.max(axis=1) > 100].mean(axis=0)
         assert int(np.argmax(fg)) == int(np.argmax(hue))  # the dominant channel is the group's
+
+
+def test_every_image_has_the_same_background():
+    """Nothing outside the shape varies, so it cannot rival the planted groups (random backgrounds did)."""
+    from usb_asd.data.shapes import BACKGROUND, HUES, SHAPES
+
+    rng = np.random.default_rng(2)
+    for g in range(5):
+        img = draw_shape(SHAPES[g], rng, hue=HUES[g])
+        border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+        assert (border == np.asarray(BACKGROUND)).all()
+
+
+def test_raw_pixels_already_separate_the_planted_groups():
+    from sklearn.cluster import KMeans
+
+    from usb_asd.data.shapes import HUES, SHAPES
+    from usb_asd.metrics import clustering_scores
+
+    rng = np.random.default_rng(0)
+    planted = np.repeat(np.arange(3), 20)
+    pixels = np.stack([draw_shape(SHAPES[g], rng, hue=HUES[g]).ravel() / 255.0 for g in planted])
+    found = KMeans(3, n_init=10, random_state=0).fit_predict(pixels)
+    assert clustering_scores(planted, found)["acc"] == 1.0

@@ -4,13 +4,14 @@
 
 writes ``groups x per_group`` 32x32 PNGs (circles, squares, triangles, crosses,
 diamonds, in that order). Each group has its own hue (red, green, blue, yellow,
-magenta, jittered) as well as its own shape, so the planted groups are the
-most salient structure; size, position, brightness and the dark background
-vary at random. (With random colours for every shape, a first version, ASD
-grouped the images by colour, not shape: a clustering finds the strongest
-structure, not the one meant.) Without ``--labelled`` the images lie directly
-in the folder (what a user's photos look like: nothing to score); with it they
-sit in one class folder per shape, used only to score.
+magenta, jittered) as well as its own shape, on the same dark-grey background
+in every image; only size, position and brightness vary within a group, so the
+planted groups are the one strong structure. A clustering finds the strongest
+structure, not the one meant: ASD grouped a first version (random colours for
+every shape) by colour and a second (a random dark background per image) by
+background colour. Without ``--labelled`` the images lie directly in the folder
+(what a user's photos look like: nothing to score); with it they sit in one
+class folder per shape, used only to score.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from PIL import Image, ImageDraw
 
 #: Shapes in the order groups take them.
 SHAPES = ("circle", "square", "triangle", "cross", "diamond")
+#: Background of every image: one colour for all, so it carries nothing (random ones were what ASD grouped by).
+BACKGROUND = (40, 40, 40)
 #: Base colour of each group (jittered per image).
 HUES = ((230, 60, 60), (60, 200, 70), (70, 110, 240), (230, 210, 50), (210, 70, 210))
 
 
 def draw_shape(shape: str, rng: np.random.Generator, side: int = 32, hue=None) -> np.ndarray:
-    """One ``(side, side, 3)`` uint8 image of ``shape``: random size, centre and brightness.
+    """One ``(side, side, 3)`` uint8 image of ``shape`` on :data:`BACKGROUND`: random size, centre and brightness.
 
     Args:
         shape: One of :data:`SHAPES`.
@@ -38,15 +41,14 @@ def draw_shape(shape: str, rng: np.random.Generator, side: int = 32, hue=None) -
         side: Image side in pixels.
         hue: Base RGB colour (jittered by +-25 and scaled by 0.75-1.0); ``None``: any bright colour.
     """
-    background = tuple(int(v) for v in rng.integers(0, 50, 3))
     if hue is None:
         colour = tuple(int(v) for v in rng.integers(130, 256, 3))
     else:
         jittered = (np.asarray(hue) + rng.integers(-25, 26, 3)) * rng.uniform(0.75, 1.0)
         colour = tuple(int(v) for v in np.clip(jittered, 0, 255))
-    img = Image.new("RGB", (side, side), background)
+    img = Image.new("RGB", (side, side), BACKGROUND)
     draw = ImageDraw.Draw(img)
-    r = float(rng.uniform(0.25, 0.38) * side)
+    r = float(rng.uniform(0.28, 0.36) * side)  # a narrow size range: size is no rival to the groups
     cx, cy = (float(v) for v in rng.uniform(r + 1, side - r - 1, 2))
     if shape == "circle":
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
