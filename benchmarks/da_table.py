@@ -18,6 +18,8 @@ from typing import Dict, List, Optional
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 DIRECTIONS = (("mnist5k", "digits"), ("digits", "mnist5k"))
 SETUPS = (("source_only", "source-only"), ("dann", "DANN"), ("dann_supercm", "DANN + CM"))
+#: Shown for comparison over the same seeds, but not part of the pairing (a run may be missing).
+COMPARISON = ("supercm_fixmatch", "FixMatch + CM")
 
 
 def _top1_by_seed(data: dict, setup: str, pair: str) -> Dict[int, float]:
@@ -41,8 +43,9 @@ def _diff(a: Dict[int, float], b: Dict[int, float], seeds: List[int]) -> str:
 
 def table(results_dir: str = RESULTS) -> Optional[str]:
     """The markdown table, or None when no result file exists."""
-    lines = ["| direction | seeds | source-only | DANN | DANN + CM | DANN - source-only | DANN + CM - DANN |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| direction | seeds | source-only | DANN | DANN + CM | DANN - source-only | DANN + CM - DANN "
+             "| FixMatch + CM |",
+             "|---|---|---|---|---|---|---|---|"]
     per_seed = ["", "Per seed (target top-1, %):", ""]
     found = False
     for source, target in DIRECTIONS:
@@ -56,10 +59,16 @@ def table(results_dir: str = RESULTS) -> Optional[str]:
         cells = {setup: _top1_by_seed(data, setup, pair) for setup, _ in SETUPS}
         seeds = sorted(set.intersection(*(set(c) for c in cells.values())))
         means = [_fmt([cells[s][k] for k in seeds]) for s, _ in SETUPS]
+        comparison = _top1_by_seed(data, COMPARISON[0], pair)
+        cmp_seeds = [k for k in seeds if k in comparison]
+        cmp_cell = _fmt([comparison[k] for k in cmp_seeds])
+        if cmp_seeds and cmp_seeds != seeds:
+            cmp_cell += f" (seeds {' '.join(map(str, cmp_seeds))})"
         lines.append(f"| {source} -> {target} | {' '.join(map(str, seeds)) or 'none'} | {' | '.join(means)} | "
                      f"{_diff(cells['source_only'], cells['dann'], seeds)} | "
-                     f"{_diff(cells['dann'], cells['dann_supercm'], seeds)} |")
-        for setup, label in SETUPS:
+                     f"{_diff(cells['dann'], cells['dann_supercm'], seeds)} | {cmp_cell} |")
+        for setup, label in SETUPS + ((COMPARISON,) if comparison else ()):
+            cells.setdefault(setup, comparison)
             values = ", ".join(f"{s}: {100 * cells[setup][s]:.1f}" for s in sorted(cells[setup]))
             per_seed.append(f"- {source} -> {target}, {label}: {values or 'none'}")
     if not found:

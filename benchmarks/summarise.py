@@ -6,8 +6,8 @@
 
 docs/BENCHMARKS.md is benchmarks/BENCHMARKS.in.md (the commands and the
 readings) with its markers replaced by tables computed here from the committed
-result files: ``{{digits}}``, ``{{mnist5k}}``, ``{{supercm}}``, ``{{choose_k}}`` (every
-``choose_k_*.json``), ``{{compare:<folder>}}`` (the
+result files: ``{{digits}}``, ``{{mnist5k}}``, ``{{supercm}}``, ``{{da_real_pair}}``, ``{{choose_k}}``
+(every ``choose_k_*.json``), ``{{compare:<folder>}}`` (the
 tables of a comparison grid's results.md, which the compare command generated
 from that folder's results.json), ``{{validation:<file>}}`` (variants compared on
 the validation part), ``{{slot_trace:<file>}}`` and ``{{folder_run:<file>}}``. So the document and the results cannot drift:
@@ -317,7 +317,8 @@ def render_document(template_path: str = TEMPLATE) -> str:
     with open(template_path, encoding="utf-8") as handle:
         template = handle.read()
     sections = {"digits": lambda: _captured(print_digits_tables), "supercm": lambda: _captured(print_supercm_tables),
-                "mnist5k": lambda: _captured(print_mnist5k_tables), "choose_k": choose_k_tables}
+                "mnist5k": lambda: _captured(print_mnist5k_tables), "choose_k": choose_k_tables,
+                "da_real_pair": da_real_pair_table}
 
     def fill(match: "re.Match[str]") -> str:
         name = match.group(1)
@@ -529,11 +530,30 @@ def print_label_source_table() -> None:
     _print_paired_table(("ASD + learner, asd_mapping: features", "kmeans", "spectral"), rows)
 
 
+#: The paper's own SSL pairings (USB learner, label), measured with and without SuperCM.
+SSL_PAIRINGS = (("pseudolabel", "Pseudo-label"), ("meanteacher", "Mean teacher"), ("pimodel", "Pi-model"),
+                ("vat", "VAT"))
+
+
+def da_real_pair_table() -> str:
+    """The real-pair domain-adaptation table of benchmarks/da_table.py (``{{da_real_pair}}``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("da_table", os.path.join(HERE, "da_table.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.table(RESULTS) or "No real-pair results yet."
+
+
 def print_supercm_tables() -> None:
     """SuperCM: with vs without it (paired by seed: same labelled draw), standalone, domain adaptation."""
     rows = [
         ("FixMatch, 10 labels (top-1)", "top1", _runs_of("digits_supercm_10.json", "/fixmatch_digits_10.yaml"),
          _runs_of("digits_supercm_10.json", "/supercm_fixmatch_digits_10.yaml")),
+        *[(f"{label}, 10 labels, public weights (top-1)", "top1",
+           _runs_of("digits_ssl_pairings.json", f"/{learner}_digits_10.yaml"),
+           _runs_of("digits_ssl_pairings.json", f"/supercm_{learner}_digits_10.yaml"))
+          for learner, label in SSL_PAIRINGS],
         ("FixMatch, 40 labels (top-1)", "top1", _runs_of("digits_gt_baselines.json", "/fixmatch_digits_40.yaml"),
          _runs_of("digits_supercm_40.json", "/supercm_fixmatch_digits_40.yaml")),
         ("ASD + FreeMatch, no labels (ACC)", "acc", _default_freematch_runs(), _default_supercm_runs()),

@@ -32,3 +32,18 @@ def test_paired_differences_use_seeds_common_to_every_cell(tmp_path):
 
 def test_no_results_gives_none(tmp_path):
     assert _module().table(str(tmp_path)) is None
+
+
+def test_fixmatch_cm_is_shown_over_the_paired_seeds_without_narrowing_them(tmp_path):
+    runs = []
+    for setup, values in (("source_only", [0.2, 0.3]), ("dann", [0.4, 0.6]), ("dann_supercm", [0.5, 0.5]),
+                          ("supercm_fixmatch", [0.7])):
+        for seed, top1 in enumerate(values):
+            runs.append({"config": f"config/da_{setup}_digits_mnist5k.yaml", "seed": seed, "top1": top1})
+    (tmp_path / "da_digits_mnist5k.json").write_text(json.dumps({"runs": runs}))
+    text = _module().table(str(tmp_path))
+    row = [line for line in text.splitlines() if line.startswith("| digits -> mnist5k")][0]
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[1] == "0 1"  # FixMatch + CM lacks seed 1, the pairing keeps it
+    assert cells[7] == "70.0 ± 0.0 (seeds 0)"
+    assert "FixMatch + CM: 0: 70.0" in text

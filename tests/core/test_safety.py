@@ -55,3 +55,25 @@ def test_a_run_shorter_than_the_asd_warm_up_is_refused(tmp_path, make_digits_con
     assert not (tmp_path / "run").exists()
     # Without the adaptor the key means nothing and is not checked.
     assert _run(make_digits_config(num_train_iter=2, num_eval_iter=2, asd_warmup_iter=8))["iterations"] == 2
+
+
+def test_ema_initial_share_is_the_decay_to_the_number_of_updates():
+    from usb_asd.core.safety import ema_initial_share
+
+    assert ema_initial_share(0.99, 200) == pytest.approx(0.1340, abs=1e-4)
+    assert ema_initial_share(0.99, 1000) == pytest.approx(4.3e-5, rel=0.01)
+    assert ema_initial_share(0.0, 5) == 0.0
+
+
+def test_a_run_too_short_for_its_ema_is_warned_about(caplog):
+    import argparse
+    import logging
+
+    from usb_asd.core.safety import warn_if_ema_lags
+
+    with caplog.at_level(logging.WARNING, logger="usb_asd"):
+        assert warn_if_ema_lags(argparse.Namespace(ema_m=0.99, num_train_iter=200))
+        assert "13%" in caplog.text and "ema_m" in caplog.text
+        caplog.clear()
+        assert not warn_if_ema_lags(argparse.Namespace(ema_m=0.99, num_train_iter=1000))
+        assert caplog.text == ""

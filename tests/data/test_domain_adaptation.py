@@ -70,3 +70,29 @@ def test_mismatched_domains_and_unlabelled_source_fail_clearly():
         build_domain_adaptation_datasets(source, fewer, "fixmatch", "glyph", 8, 0.875, num_labels=-1, seed=0)
     with pytest.raises(ValueError, match="num_labels is 0"):
         build_domain_adaptation_datasets(source, target, "fixmatch", "glyph", 8, 0.875, num_labels=0, seed=0)
+
+
+@pytest.mark.parametrize("source_name,target_name", [("mnist5k", "digits"), ("digits", "mnist5k")])
+def test_real_pair_reaches_the_net_on_one_scale_polarity_and_size(source_name, target_name):
+    """mnist5k (0..255, 28x28) and digits (0..16, 8x8) meet the net alike: the same size, three equal
+    grey channels, the same value for black, ink brighter than the ground, the full 0..255 range."""
+    source, target = load_splits(source_name, ""), load_splits(target_name, "")
+    for splits in (source, target):  # both loaders store uint8 with the ink at the top of the range
+        assert splits.train_images.dtype == np.uint8 and splits.train_images.max() == 255
+        assert splits.train_images.min() == 0
+    d = build_domain_adaptation_datasets(source, target, "pseudolabel", "glyph", 16, 0.875, num_labels=-1, seed=0)
+    black = -source.mean[0] / source.std[0]  # a 0 pixel, normalised with the source's statistics
+    white = (1 - source.mean[0]) / source.std[0]
+    batches = {
+        "source": torch.stack([d["train_lb"][i]["x_lb"] for i in range(8)]),
+        "target": torch.stack([d["train_ulb"][i]["x_ulb_w"] for i in range(8)]),
+        "target test": torch.stack([d["eval"][i]["x_lb"] for i in range(8)]),
+    }
+    for name, x in batches.items():
+        assert x.shape == (8, 3, 16, 16), name
+        assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 0], x[:, 2]), name
+        assert x.min().item() == pytest.approx(black, abs=1e-5), name  # the ground is black on both sides
+        assert x.max().item() > black + 0.7 * (white - black), name  # and the ink bright
+        # polarity: the border (ground) is darker than the centre (ink) on average
+        border = torch.cat([x[..., 0, :].flatten(), x[..., -1, :].flatten()]).mean()
+        assert border < x[..., 5:11, 5:11].mean(), name
