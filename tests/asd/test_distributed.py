@@ -33,6 +33,11 @@ class RecordASDState:
         builder.observe_views = observe_views
         return dataset_dict
 
+    def predict(self, eval_dest="eval", out_key="logits"):  # marks which rank evaluates
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        open(os.path.join(self.save_dir, self.save_name, f"predict_rank{rank}_it{self.it:04d}"), "w").close()
+        return super().predict(eval_dest, out_key)
+
     def asd_recluster(self):
         done = super().asd_recluster()
         self._asd_dump("recluster")
@@ -152,3 +157,6 @@ def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config)
     # Within the window (40 > 5 steps), both ranks' moves are counted, on both ranks.
     assert first["local_moves"] > 0 and other["local_moves"] > 0
     assert first["counts"].sum() == first["local_moves"] + other["local_moves"]
+    # Evaluation (at iteration 20) ran on rank 0 only; its scores reached results.json.
+    assert glob.glob(str(tmp_path / "run" / "predict_rank0_*")) and not glob.glob(str(tmp_path / "run" / "predict_rank1_*"))
+    assert record["acc"] is not None
