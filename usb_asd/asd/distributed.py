@@ -25,6 +25,10 @@ Who computes what (:class:`SharedLabelBuilder`):
   0 (DDP runs with ``broadcast_buffers=False``, so the ranks' running
   statistics differ; with one rank computing they cannot disagree), and
   checkpoints (written by rank 0) hold the state every rank has.
+* **Background re-clusterings** (``asd_recluster_lag``): rank 0 alone starts
+  the fit on its snapshot; every rank notes the apply step, and there rank 0
+  waits for its fit and broadcasts as above. A redraw in between broadcasts the
+  state without the pending fit (it does not wait for it).
 
 The collectives run on a gloo process group over host memory (the default
 group when it is gloo, else one created on first use), so nothing here adds a
