@@ -14,7 +14,6 @@ Knows nothing of USB: plain arrays in and out.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -114,6 +113,31 @@ class ASDSettings:
         return cls(**{**_SETTINGS_BEFORE_THEY_EXISTED, **saved})
 
 
+def _no_fit() -> Dict[str, Any]:
+    """The re-clustering of a fixed (random) map: nothing to compute."""
+    return {}
+
+
+def _cluster_pool(method: str, features: np.ndarray, k: int, seed: int,
+                  previous: Optional[np.ndarray]) -> Dict[str, Any]:
+    """The features map's re-clustering (module level: it may run in the background worker)."""
+    return {"pool_clusters": cluster_features(method, features, k, seed, previous=previous)}
+
+
+def _fit_mapper(mapper_state: Dict[str, Any], similarity: np.ndarray) -> Dict[str, Any]:
+    """The transition map's re-clustering: a mapper in ``mapper_state`` fitted on ``similarity``.
+
+    Module level, on copies: it may run in the background worker.
+    """
+    mapper = InstanceClusterMapper(
+        mapper_state["num_clusters"], mapper_state["seed"], max_iter=mapper_state["max_iter"],
+        method=mapper_state["method"], init=mapper_state["init"], distance=mapper_state["distance"],
+    )
+    mapper.load_state_dict(mapper_state)
+    mapper.fit(similarity)
+    return {"mapper": mapper.state_dict()}
+
+
 class ClusterLabelBuilder:
     """Keeps ASD's slots, transitions and instance->cluster map, and builds cluster labels.
 
@@ -121,6 +145,9 @@ class ClusterLabelBuilder:
         settings: See :class:`ASDSettings`.
         num_samples: Size of the unlabelled pool ``N``; must be >= ``n_l``.
     """
+
+    #: Where :meth:`start_recluster` runs the fit (:class:`.background.BackgroundJob`'s ``kind``).
+    background_kind = "process"
 
     def __init__(self, settings: ASDSettings, num_samples: int) -> None:
         if settings.num_instances > num_samples:
@@ -238,7 +265,7 @@ class ClusterLabelBuilder:
         """Rebuild the map: k-Medoids on the transition similarity, or k-means on pool features.
 
         The same computation as :meth:`start_recluster` then :meth:`finish_recluster`,
-        run at once in this thread.
+        run at once in this process.
 
         Args:
             features: ``(N, d)`` features of the whole pool, needed with ``mapping="features"``.
@@ -246,16 +273,18 @@ class ClusterLabelBuilder:
         Returns:
             True once a mapping exists.
         """
-        return self._apply_recluster(self._recluster_work(features)())
+        fn, args = self._recluster_work(features)
+        return self._apply_recluster(fn(*args))
 
     def start_recluster(self, apply_at: int, features: Optional[np.ndarray] = None) -> None:
-        """Start a re-clustering on a snapshot of the current state, in a background thread.
+        """Start a re-clustering on a snapshot of the current state, in the background worker.
 
         What the fit reads (the transition similarity, the current map and its
         medoids, or the pool's features and previous groups) is copied now; the
         caller carries on training and calls :meth:`finish_recluster` at step
-        ``apply_at``. The map is the one :meth:`recluster` would have computed now,
-        whatever the thread's speed (the finish waits for it if needed).
+        ``apply_at``. The map is the one :meth:`recluster` would have computed now
+        (the same function on the same inputs), whatever the worker's speed (the
+        finish waits for it if needed).
 
         Args:
             apply_at: The iteration at which the caller will apply the result (kept in
@@ -265,7 +294,9 @@ class ClusterLabelBuilder:
         """
         if self._pending is not None:
             raise RuntimeError(f"asd: a re-clustering is already pending (to apply at iteration {self._pending[0]})")
-        self._pending = (int(apply_at), BackgroundJob(self._recluster_work(features), name="usb-asd-recluster"))
+        fn, args = self._recluster_work(features)
+        job = FinishedJob(fn(*args)) if fn is _no_fit else BackgroundJob(fn, *args, kind=self.background_kind)
+        self._pending = (int(apply_at), job)
 
     @property
     def pending_recluster_at(self) -> Optional[int]:
@@ -284,35 +315,25 @@ class ClusterLabelBuilder:
         self._pending = None
         return self._apply_recluster(job.result())
 
-    def _recluster_work(self, features: Optional[np.ndarray]) -> Callable[[], Dict[str, Any]]:
-        """Snapshot what a re-clustering reads; return the computation of its result.
+    def _recluster_work(self, features: Optional[np.ndarray]) -> Tuple[Callable[..., Dict[str, Any]], tuple]:
+        """Snapshot what a re-clustering reads: a module-level function and its arguments.
 
-        The returned callable touches nothing of ``self``: it may run in another
-        thread while training goes on. Its result is a dict of plain values (what
-        :meth:`_apply_recluster` installs; checkpoints store it while pending).
+        The function touches nothing of ``self`` (it may run in the background
+        worker while training goes on). Its result is a dict of plain values
+        (what :meth:`_apply_recluster` installs; checkpoints store it while pending).
         """
         if self._random_map is not None:
-            return dict
+            return _no_fit, ()
         settings = self.settings
         if settings.mapping == "features":
             if features is None or len(features) != self.num_samples:
                 raise ValueError(f"asd_mapping: features needs features of all {self.num_samples} unlabelled samples")
             previous = None if self._pool_clusters is None else self._pool_clusters.copy()
-
-            def cluster() -> Dict[str, Any]:
-                return {"pool_clusters": cluster_features(
-                    settings.feature_clustering, features, settings.num_clusters, settings.seed, previous=previous,
-                )}
-
-            return cluster
-        similarity = self.tracker.similarity()  # a new array: the tracker moves on
-        mapper = copy.deepcopy(self.mapper)
-
-        def fit() -> Dict[str, Any]:
-            mapper.fit(similarity)
-            return {"mapper": mapper.state_dict()}
-
-        return fit
+            return _cluster_pool, (
+                settings.feature_clustering, features, settings.num_clusters, settings.seed, previous,
+            )
+        # New arrays: the tracker and the mapper move on.
+        return _fit_mapper, (self.mapper.state_dict(), self.tracker.similarity())
 
     def _apply_recluster(self, result: Dict[str, Any]) -> bool:
         """Install a re-clustering's result; True once a mapping exists."""
