@@ -1,4 +1,4 @@
-"""Time per training step with the re-clustering in the step (lag 0) or in a background thread (lag L).
+"""Time per training step with the re-clustering in the step (lag 0) or in a background worker process (lag L).
 
     flock /tmp/usb_asd_bench.lock python benchmarks/asd_recluster_lag.py \
         --out benchmarks/results/asd_recluster_lag.json
@@ -16,11 +16,11 @@ simulated training loop:
   during which the host thread waits for the device and the CPU is free;
 * the map is fitted once before the loop (the first fit, k-medoids++ seeding,
   is not what recurs), then every ``--cluster_iter`` steps, at once (lag 0) or
-  on a snapshot in a background thread applied ``--lag`` steps later.
+  on a snapshot in a background worker applied ``--lag`` steps later.
 
 Both schedules see the same transitions; the JSON records the time of every
 step, their mean, median and maximum, the time the apply step waited for the
-thread, and whether the two runs' maps are identical once both have applied the
+worker, and whether the two runs' maps are identical once both have applied the
 same fits (they must be: the lag moves the map in time, not its content).
 """
 

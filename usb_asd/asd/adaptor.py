@@ -51,7 +51,7 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_round_iter", int, 500, "N_t, iterations between redraws of the sample set"),
     PluginArgument("--asd_cluster_iter", int, 50, "iterations between k-Medoids re-clusterings"),
     PluginArgument("--asd_recluster_lag", int, 0,
-                   "L: a re-clustering started after iteration t runs in a background thread on a snapshot "
+                   "L: a re-clustering started after iteration t runs in a background worker on a snapshot "
                    "and its map applies after iteration t + L (0: at once, in the step; must be < asd_cluster_iter)"),
     PluginArgument("--asd_warmup_iter", int, 200, "iterations before cluster labels are built and the learner's loss is on"),
     PluginArgument("--asd_instance_loss_ratio", float, 1.0, "weight of the instance head's cross-entropy"),
@@ -301,7 +301,7 @@ class ASDAdaptorMixin:
         return self.asd_builder.recluster(self._asd_recluster_features())
 
     def asd_start_recluster(self, apply_at: int) -> None:
-        """Start a re-clustering in a background thread, its map to apply after iteration ``apply_at``.
+        """Start a re-clustering in a background worker (.background), its map to apply after iteration ``apply_at``.
 
         The pool forward (``asd_mapping: features``) runs here, in the step: it
         uses the model; only the clustering runs beside training.

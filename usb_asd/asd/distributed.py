@@ -219,7 +219,7 @@ class SharedLabelBuilder(ClusterLabelBuilder):
     def _share(self, result: Any) -> Any:
         """Broadcast rank 0's state (all but the tracker) and ``result``; load it elsewhere.
 
-        A re-clustering pending in rank 0's background thread is not part of it
+        A re-clustering pending in rank 0's background worker is not part of it
         (a redraw must not wait for it): it is broadcast at its own apply step.
         """
         group = _host_group()

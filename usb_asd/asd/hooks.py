@@ -97,9 +97,9 @@ class ASDRoundHook(Hook):
     """The schedule: first draw before training, re-clustering and redraws every few iterations.
 
     With ``asd_recluster_lag: L > 0`` the re-clustering due after iteration ``t``
-    runs in a background thread on a snapshot taken then, and its map is applied
+    runs in a background worker on a snapshot taken then, and its map is applied
     after iteration ``t + L`` (before that step's redraw), so the labels of
-    iterations ``t + L + 1`` on come from it, whatever the thread's speed.
+    iterations ``t + L + 1`` on come from it, whatever the worker's speed.
     """
 
     def before_run(self, algorithm) -> None:
