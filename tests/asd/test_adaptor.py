@@ -71,10 +71,13 @@ def test_every_supported_learner_runs_with_asd(tmp_path, make_digits_config, alg
     assert record["iterations"] == 12 and record["acc"] is not None
 
 
-@pytest.mark.parametrize("mapping", ["ctt", "features"])
-def test_resume_continues_exactly(tmp_path, make_digits_config, mapping):
+@pytest.mark.parametrize("mapping, lag", [("ctt", 0), ("features", 0), ("ctt", 3)])
+def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag):
+    """With lag 3 the checkpoint of iteration 8 is written while the fit started after it runs
+    in the background; the resumed run applies it after iteration 11, as the full run does."""
     common = {**ASD, "algorithm": "freematch", "num_train_iter": 24, "num_eval_iter": 8, "epoch": 2,
-              "asd_round_iter": 8, "asd_cluster_iter": 4, "asd_warmup_iter": 4, "asd_mapping": mapping}
+              "asd_round_iter": 8, "asd_cluster_iter": 4, "asd_warmup_iter": 4, "asd_mapping": mapping,
+              "asd_recluster_lag": lag}
     full = _run(make_digits_config(**common, save_name="full", keep_checkpoints=True))
     resumed = _run(make_digits_config(**common, save_name="resumed", resume=True,
                                       load_path=str(tmp_path / "full" / "model_it8.pth")))
@@ -89,7 +92,19 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping):
     assert np.array_equal(decode(a["asd"])["slots"], decode(b["asd"])["slots"])
     if mapping == "features":  # the pool's k-means groups were restored and refitted identically
         assert np.array_equal(decode(a["asd"])["pool_clusters"], decode(b["asd"])["pool_clusters"])
+    if lag:
+        saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
+        assert decode(saved["asd"])["pending_recluster"]["apply_at"] == 11
+        assert np.array_equal(decode(a["asd"])["mapper"]["mapping"], decode(b["asd"])["mapper"]["mapping"])
     assert full["acc"] == resumed["acc"] and full["nmi"] == resumed["nmi"]
+
+
+def test_recluster_lag_must_end_before_the_next_recluster_and_not_meet_posterior_labels(tmp_path, make_digits_config):
+    with pytest.raises(ValueError, match="asd_recluster_lag must be >= 0 and below asd_cluster_iter \\(5\\)"):
+        _run(make_digits_config(**{**ASD, "asd_recluster_lag": 5}))
+    with pytest.raises(ValueError, match="asd_redraw_labels: posterior"):
+        _run(make_digits_config(**{**ASD, "asd_recluster_lag": 2, "asd_redraw_labels": "posterior"}))
+    assert not (tmp_path / "run").exists()
 
 
 def test_instance_consistency_option_trains_on_unlabelled_images(tmp_path, make_digits_config):

@@ -33,6 +33,11 @@ class RecordASDState:
         builder.observe_views = observe_views
         return dataset_dict
 
+    def predict(self, eval_dest="eval", out_key="logits"):  # marks which rank evaluates
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        open(os.path.join(self.save_dir, self.save_name, f"predict_rank{rank}_it{self.it:04d}"), "w").close()
+        return super().predict(eval_dest, out_key)
+
     def asd_recluster(self):
         done = super().asd_recluster()
         self._asd_dump("recluster")
@@ -86,8 +91,22 @@ def _worker(rank, world_size, url, out_dir):
             log_probs = np.log(np.full((12, 12), 1 / 12) + rng.random((12, 12)) * 0.01)
             log_probs -= np.log(np.exp(log_probs).sum(axis=1, keepdims=True))
         builder.place(builder.draw(), log_probs)
+        clusters = builder.slot_clusters
+        # A background re-clustering (asd_recluster_lag): rank 0 fits on its snapshot while
+        # a redraw happens; every rank gets rank 0's map at the apply step, not before.
+        for step in range(8):
+            idx = rng.choice(60, size=10, replace=False)
+            builder.observe(idx, rng.integers(0, 12, size=10))
+        builder.start_recluster(apply_at=17)
+        assert builder.pending_recluster_at == 17
+        builder.place(builder.draw(), log_probs)
+        assert builder.pending_recluster_at == 17  # the redraw's broadcast left it pending
+        np.testing.assert_array_equal(builder.slot_clusters, clusters)
+        builder.finish_recluster()
+        assert builder.pending_recluster_at is None
         np.savez(
             os.path.join(out_dir, f"rank{rank}.npz"), slots=builder.slots, clusters=builder.slot_clusters,
+            first_clusters=clusters,
             bank=builder.tracker.bank, counts=builder.tracker.transition_counts().toarray(), rounds=builder.rounds,
             needs=[builder.needs_log_probs],
         )
@@ -99,9 +118,9 @@ def _worker(rank, world_size, url, out_dir):
 def test_two_ranks_share_transitions_slots_and_map(tmp_path):
     mp.spawn(_worker, nprocs=2, args=(2, f"tcp://127.0.0.1:{free_port()}", str(tmp_path)))
     a, b = (np.load(tmp_path / f"rank{r}.npz") for r in (0, 1))
-    for key in ("slots", "clusters", "bank", "counts", "rounds"):
+    for key in ("slots", "clusters", "first_clusters", "bank", "counts", "rounds"):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    assert a["rounds"] == 2 and len(np.unique(a["clusters"])) == 3
+    assert a["rounds"] == 3 and len(np.unique(a["clusters"])) == 3
     # Both ranks' 8 x 10 predictions were counted: 60 samples, seen by both ranks' batches.
     assert (a["bank"] >= 0).sum() > 40
     assert bool(a["needs"][0]) and not bool(b["needs"][0])  # only rank 0 runs the forwards
@@ -138,3 +157,6 @@ def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config)
     # Within the window (40 > 5 steps), both ranks' moves are counted, on both ranks.
     assert first["local_moves"] > 0 and other["local_moves"] > 0
     assert first["counts"].sum() == first["local_moves"] + other["local_moves"]
+    # Evaluation (at iteration 20) ran on rank 0 only; its scores reached results.json.
+    assert glob.glob(str(tmp_path / "run" / "predict_rank0_*")) and not glob.glob(str(tmp_path / "run" / "predict_rank1_*"))
+    assert record["acc"] is not None

@@ -8,6 +8,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from usb_asd.asd.mapping import (
     InstanceClusterMapper,
+    _alternate,
+    _assign,
+    _farthest_class,
     _match_ids,
     _partition_medoids,
     cluster_posterior,
@@ -372,3 +375,58 @@ def test_partial_eigensolvers_give_the_dense_embedding_and_partition(n, k, densi
     monkeypatch.undo()
     labels = InstanceClusterMapper(k, seed=0, distance="spectral").fit(sim)
     assert adjusted_rand_score(truth, labels) == 1.0
+
+
+# ---- the vectorised medoid update against the loop over clusters it replaced ------------
+def _alternate_loop(dist, medoids, max_iter):
+    """The medoid update as written before vectorising: one cluster at a time."""
+    medoids = medoids.copy()
+    iterations = 0
+    for iterations in range(1, max_iter + 1):
+        labels = _assign(dist, medoids)
+        new = medoids.copy()
+        for c in range(medoids.size):
+            members = np.flatnonzero(labels == c)
+            spread = dist[np.ix_(members, members)].sum(axis=1)
+            best = int(np.argmin(spread))
+            current = int(np.flatnonzero(members == medoids[c])[0])
+            if spread[best] < spread[current] - 1e-12 * max(1.0, abs(spread[current])):
+                new[c] = members[best]
+        if np.array_equal(new, medoids):
+            break
+        medoids = new
+    return _assign(dist, medoids), medoids, iterations
+
+
+def _partition_medoids_loop(dist, labels, k):
+    medoids = np.full(k, -1, dtype=np.int64)
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        if members.size:
+            medoids[c] = members[int(np.argmin(dist[np.ix_(members, members)].sum(axis=1)))]
+    for c in np.flatnonzero(medoids < 0):
+        medoids[c] = _farthest_class(dist, medoids[medoids >= 0])
+    return medoids
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorised_medoid_update_equals_the_loop_to_the_bit(seed):
+    """Random dissimilarities (continuous, and rounded so that ties occur), random starts:
+    the same medoids, labels and iteration counts; the same medoids of random partitions."""
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(30, 300)), int(rng.integers(2, 25))
+    points = rng.normal(size=(n, 3))
+    dist = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))
+    if seed % 2:
+        dist = np.round(dist, 1)  # many equal sums: the tie rules must agree too
+    start = rng.choice(n, size=k, replace=False)
+    for max_iter in (1, 3, 300):
+        labels, medoids, iterations = _alternate(dist, start, max_iter)
+        ref_labels, ref_medoids, ref_iterations = _alternate_loop(dist, start, max_iter)
+        np.testing.assert_array_equal(medoids, ref_medoids)
+        np.testing.assert_array_equal(labels, ref_labels)
+        assert iterations == ref_iterations
+    assert iterations > 1  # the iterations moved the medoids: the comparison is not of the start
+    partition = rng.integers(0, k, n)
+    partition[partition == 0] = 1  # an empty cluster: filled with the farthest class by both
+    np.testing.assert_array_equal(_partition_medoids(dist, partition, k), _partition_medoids_loop(dist, partition, k))

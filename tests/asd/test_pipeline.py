@@ -229,3 +229,113 @@ def test_feature_clustering_reaches_the_builder_and_needs_the_feature_map():
     _builder(mapping="features").load_state_dict(state)
     with pytest.raises(ValueError, match="ASD settings differ"):
         _builder(mapping="features", feature_clustering="spectral").load_state_dict(state)
+
+
+# ---- re-clustering in the background (asd_recluster_lag) -----------------------------
+def _planted_builder(**kw):
+    """n_l = 40 instance classes in 4 planted blocks (class % 4), pool of 400."""
+    settings = dict(num_clusters=4, num_instances=40, window=6, seed=3)
+    settings.update(kw)
+    b = ClusterLabelBuilder(ASDSettings(**settings), num_samples=400)
+    b.place(b.draw())
+    return b
+
+
+def _observe_planted(builders, rng, batches=3):
+    """The same planted transitions (80 % within a block) recorded by every builder."""
+    for _ in range(batches):
+        a = rng.integers(0, 40, 64)
+        within = rng.integers(0, 10, 64) * 4 + a % 4
+        b = np.where(rng.random(64) < 0.8, within, rng.integers(0, 40, 64))
+        b = np.where(b == a, (a + 4) % 40, b)
+        for builder in builders:
+            builder.observe_views(a, b)
+
+
+@pytest.mark.parametrize("distance", ["spectral", "linear"])
+def test_background_fit_gives_the_synchronous_map_of_its_snapshot(distance):
+    """Start at t, more transitions, finish: the map is the one a synchronous fit at t gives,
+    installed only at the finish, and the following fits (warm-started from it) agree too."""
+    rng = np.random.default_rng(0)
+    sync, background = _planted_builder(kmedoids_distance=distance), _planted_builder(kmedoids_distance=distance)
+    for round_ in range(4):
+        _observe_planted([sync, background], rng)
+        before = background.slot_clusters
+        sync.recluster()
+        background.start_recluster(apply_at=10 * round_ + 5)
+        assert background.pending_recluster_at == 10 * round_ + 5
+        _observe_planted([sync, background], rng)  # training goes on while the thread fits
+        if before is None:
+            assert background.slot_clusters is None
+        else:
+            np.testing.assert_array_equal(background.slot_clusters, before)  # not applied yet
+        assert background.finish_recluster() is True
+        assert background.pending_recluster_at is None
+        np.testing.assert_array_equal(background.slot_clusters, sync.slot_clusters)
+        np.testing.assert_array_equal(background.mapper.medoids, sync.mapper.medoids)
+        assert background.mapper.num_fits == sync.mapper.num_fits
+    # The planted blocks were found (chance is ARI 0; the linear distance is the weaker one).
+    assert adjusted_rand_score(np.arange(40) % 4, sync.slot_clusters) > (0.99 if distance == "spectral" else 0.5)
+
+
+def test_synchronous_recluster_is_the_mappers_own_fit():
+    """asd_recluster_lag: 0 computes exactly what the builder did before the option: mapper.fit(S)."""
+    from usb_asd.asd.mapping import InstanceClusterMapper
+
+    rng = np.random.default_rng(1)
+    b = _planted_builder()
+    reference = InstanceClusterMapper(4, 3, distance="spectral")
+    for _ in range(3):
+        _observe_planted([b], rng)
+        b.recluster()
+        reference.fit(b.tracker.similarity())
+        np.testing.assert_array_equal(b.slot_clusters, reference.mapping)
+        np.testing.assert_array_equal(b.mapper.medoids, reference.medoids)
+
+
+def test_features_map_in_the_background_equals_the_synchronous_one():
+    rng = np.random.default_rng(2)
+    features = np.repeat(np.eye(4)[None], 100, axis=0).reshape(400, 4) + 0.05 * rng.normal(size=(400, 4))
+    sync, background = _planted_builder(mapping="features"), _planted_builder(mapping="features")
+    sync.recluster(features)
+    background.start_recluster(7, features)
+    with pytest.raises(RuntimeError, match="already pending"):
+        background.start_recluster(8, features)
+    assert background.slot_clusters is None
+    background.finish_recluster()
+    np.testing.assert_array_equal(background.state_dict()["pool_clusters"], sync.state_dict()["pool_clusters"])
+    with pytest.raises(RuntimeError, match="without a pending"):
+        background.finish_recluster()
+
+
+def test_a_checkpoint_with_a_pending_fit_resumes_exactly():
+    """Saved while a fit runs (through the checkpoint codec): the restored builder applies the
+    same map at the same step and continues exactly as the uninterrupted one."""
+    from usb_asd.core.checkpoint_codec import decode, encode
+
+    rng = np.random.default_rng(4)
+    run = _planted_builder()
+    _observe_planted([run], rng)
+    run.recluster()
+    _observe_planted([run], rng)
+    run.start_recluster(apply_at=12)
+    state = decode(encode(run.state_dict()))
+    assert state["pending_recluster"]["apply_at"] == 12
+    resumed = _planted_builder()
+    resumed.load_state_dict(state)
+    assert resumed.pending_recluster_at == 12
+    np.testing.assert_array_equal(resumed.slot_clusters, run.slot_clusters)  # the old map until then
+    for builder in (run, resumed):
+        builder.finish_recluster()
+    np.testing.assert_array_equal(resumed.slot_clusters, run.slot_clusters)
+    for _ in range(2):  # later fits warm-start from the applied map: still identical
+        _observe_planted([run, resumed], rng)
+        run.recluster()
+        resumed.recluster()
+        np.testing.assert_array_equal(resumed.slot_clusters, run.slot_clusters)
+    np.testing.assert_array_equal(resumed.draw(), run.draw())
+    # A state written before the option (no pending key) loads with nothing pending.
+    old = run.state_dict()
+    del old["pending_recluster"]
+    resumed.load_state_dict(old)
+    assert resumed.pending_recluster_at is None

@@ -50,6 +50,9 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_window", int, 50, "N_b, batches of transitions remembered"),
     PluginArgument("--asd_round_iter", int, 500, "N_t, iterations between redraws of the sample set"),
     PluginArgument("--asd_cluster_iter", int, 50, "iterations between k-Medoids re-clusterings"),
+    PluginArgument("--asd_recluster_lag", int, 0,
+                   "L: a re-clustering started after iteration t runs in a background worker on a snapshot "
+                   "and its map applies after iteration t + L (0: at once, in the step; must be < asd_cluster_iter)"),
     PluginArgument("--asd_warmup_iter", int, 200, "iterations before cluster labels are built and the learner's loss is on"),
     PluginArgument("--asd_instance_loss_ratio", float, 1.0, "weight of the instance head's cross-entropy"),
     PluginArgument("--asd_instance_ssl_ratio", float, 0.0,
@@ -92,6 +95,18 @@ def asd_settings_from_args(args) -> ASDSettings:
     for key in ("asd_round_iter", "asd_cluster_iter"):
         if getattr(args, key) < 1:
             raise ValueError(f"{key} must be >= 1, got {getattr(args, key)}")
+    lag = args.asd_recluster_lag
+    if not 0 <= lag < args.asd_cluster_iter:
+        raise ValueError(
+            f"asd_recluster_lag must be >= 0 and below asd_cluster_iter ({args.asd_cluster_iter}): "
+            f"a map must be applied before the next re-clustering starts; got {lag}"
+        )
+    if lag > 0 and args.asd_redraw_labels == "posterior":
+        raise ValueError(
+            "asd_recluster_lag > 0 cannot be combined with asd_redraw_labels: posterior: a redraw "
+            "relabels slots of the map while a re-clustering of the old map is running; "
+            "set asd_recluster_lag: 0 or asd_redraw_labels: slot"
+        )
     if args.asd_transitions not in TRANSITION_SOURCES:
         raise ValueError(f"asd_transitions must be one of {TRANSITION_SOURCES}, got {args.asd_transitions!r}")
     if args.asd_warmup_iter < 0:
@@ -273,13 +288,29 @@ class ASDAdaptorMixin:
             model.train(was_training)
         return torch.cat(feats).numpy(), torch.cat(log_probs).numpy()
 
+    def _asd_recluster_features(self) -> Optional[np.ndarray]:
+        """The pool's features when the map needs them (eval-mode forward, in this step), else None."""
+        builder = self.asd_builder
+        if not builder.needs_features_to_recluster:
+            return None
+        features, _ = self.asd_forward(np.arange(builder.num_samples), "asd: pool features")
+        return features
+
     def asd_recluster(self) -> bool:
         """Rebuild the instance->cluster map (with the pool's features when the map needs them)."""
-        builder = self.asd_builder
-        features = None
-        if builder.needs_features_to_recluster:
-            features, _ = self.asd_forward(np.arange(builder.num_samples), "asd: pool features")
-        return builder.recluster(features)
+        return self.asd_builder.recluster(self._asd_recluster_features())
+
+    def asd_start_recluster(self, apply_at: int) -> None:
+        """Start a re-clustering in a background worker (.background), its map to apply after iteration ``apply_at``.
+
+        The pool forward (``asd_mapping: features``) runs here, in the step: it
+        uses the model; only the clustering runs beside training.
+        """
+        self.asd_builder.start_recluster(apply_at, self._asd_recluster_features())
+
+    def asd_finish_recluster(self) -> bool:
+        """Apply the pending re-clustering (waiting for it if it is still running)."""
+        return self.asd_builder.finish_recluster()
 
     def asd_new_round(self, first_iteration: int) -> None:
         """Draw a new sample set, place it in slots (OT-aligned unless switched off) and publish it.

@@ -25,6 +25,10 @@ Who computes what (:class:`SharedLabelBuilder`):
   0 (DDP runs with ``broadcast_buffers=False``, so the ranks' running
   statistics differ; with one rank computing they cannot disagree), and
   checkpoints (written by rank 0) hold the state every rank has.
+* **Background re-clusterings** (``asd_recluster_lag``): rank 0 alone starts
+  the fit on its snapshot; every rank notes the apply step, and there rank 0
+  waits for its fit and broadcasts as above. A redraw in between broadcasts the
+  state without the pending fit (it does not wait for it).
 
 The collectives run on a gloo process group over host memory (the default
 group when it is gloo, else one created on first use), so nothing here adds a
@@ -40,6 +44,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from .background import FinishedJob
 from .pipeline import ASDSettings, ClusterLabelBuilder
 from .scale import check_scale
 
@@ -138,6 +143,9 @@ class SharedLabelBuilder(ClusterLabelBuilder):
         src: The rank that computes (0).
     """
 
+    #: A worker process started from a rank hung the 2-rank gloo test; a thread works (see .background).
+    background_kind = "thread"
+
     def __init__(self, settings: ASDSettings, num_samples: int, src: int = 0) -> None:
         super().__init__(settings, num_samples)
         self.rank, self.world_size = distributed_world()
@@ -189,19 +197,44 @@ class SharedLabelBuilder(ClusterLabelBuilder):
         done = super().recluster(features) if self.computes else None
         return bool(self._share(done))
 
+    def start_recluster(self, apply_at: int, features: Optional[np.ndarray] = None) -> None:
+        """Rank 0 starts the background fit; the others only note the step at which it applies."""
+        if self.computes:
+            super().start_recluster(apply_at, features)
+        elif self._pending is not None:
+            raise RuntimeError(f"asd: a re-clustering is already pending (to apply at iteration {self._pending[0]})")
+        else:  # a placeholder: rank 0's result arrives by broadcast at the apply step
+            self._pending = (int(apply_at), FinishedJob({}))
+
+    def finish_recluster(self) -> bool:
+        """Rank 0 waits for its fit and broadcasts the map; every rank returns rank 0's answer."""
+        if self.computes:
+            done = super().finish_recluster()
+        else:
+            if self._pending is None:
+                raise RuntimeError("asd: finish_recluster without a pending re-clustering")
+            self._pending, done = None, None
+        return bool(self._share(done))
+
     def _share(self, result: Any) -> Any:
-        """Broadcast rank 0's state (all but the tracker) and ``result``; load it elsewhere."""
+        """Broadcast rank 0's state (all but the tracker) and ``result``; load it elsewhere.
+
+        A re-clustering pending in rank 0's background worker is not part of it
+        (a redraw must not wait for it): it is broadcast at its own apply step.
+        """
         group = _host_group()
         payload = [None]
         if self.computes:
-            state = self.state_dict()
+            state = self._current_state()
             del state["tracker"]  # every rank holds the same tracker already
             payload = [(state, result)]
         dist.broadcast_object_list(payload, src=self.src, group=group)
         state, result = payload[0]
         if not self.computes:
-            # Load through the builder's own checks, keeping this rank's tracker.
+            # Load through the builder's own checks, keeping this rank's tracker and pending step.
+            pending = self._pending
             self.load_state_dict({**state, "tracker": self.tracker.state_dict()})
+            self._pending = pending
         return result
 
     def state_digest(self) -> Dict[str, Any]:

@@ -94,7 +94,13 @@ class ASDInstanceHook(Hook):
 
 
 class ASDRoundHook(Hook):
-    """The schedule: first draw before training, re-clustering and redraws every few iterations."""
+    """The schedule: first draw before training, re-clustering and redraws every few iterations.
+
+    With ``asd_recluster_lag: L > 0`` the re-clustering due after iteration ``t``
+    runs in a background worker on a snapshot taken then, and its map is applied
+    after iteration ``t + L`` (before that step's redraw), so the labels of
+    iterations ``t + L + 1`` on come from it, whatever the worker's speed.
+    """
 
     def before_run(self, algorithm) -> None:
         if algorithm.asd_builder.slots is None:
@@ -104,13 +110,27 @@ class ASDRoundHook(Hook):
 
     def after_train_step(self, algorithm) -> None:
         args, it = algorithm.args, algorithm.it + 1
-        if it >= args.asd_warmup_iter and it % args.asd_cluster_iter == 0:
-            algorithm.asd_recluster()
-            score = algorithm.asd_label_score()
-            if score is not None:
-                algorithm.log_dict["eval/asd_label_acc"] = score
+        builder = algorithm.asd_builder
+        due = it >= args.asd_warmup_iter and it % args.asd_cluster_iter == 0
+        # A background re-clustering applies at its step (or before the next one starts,
+        # should a resumed run have changed asd_cluster_iter).
+        pending = builder.pending_recluster_at
+        if pending is not None and (it >= pending or due):
+            algorithm.asd_finish_recluster()
+            self._log_label_score(algorithm, "eval/asd_label_acc")
+        if due:
+            if args.asd_recluster_lag == 0:
+                algorithm.asd_recluster()
+                self._log_label_score(algorithm, "eval/asd_label_acc")
+            else:
+                algorithm.asd_start_recluster(it + args.asd_recluster_lag)
         if it % args.asd_round_iter == 0 and it < algorithm.num_train_iter:
             algorithm.asd_new_round(it)
-            score = algorithm.asd_label_score()
-            if score is not None:  # the new instances' labels, before any re-clustering
-                algorithm.log_dict["eval/asd_redraw_label_acc"] = score
+            # The new instances' labels, before any re-clustering.
+            self._log_label_score(algorithm, "eval/asd_redraw_label_acc")
+
+    @staticmethod
+    def _log_label_score(algorithm, key: str) -> None:
+        score = algorithm.asd_label_score()
+        if score is not None:
+            algorithm.log_dict[key] = score

@@ -15,9 +15,11 @@ Knows nothing of USB: plain arrays in and out.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
+
+from .background import BackgroundJob, FinishedJob
 
 from .alignment import align_to_slots, instance_slot_cost
 from .feature_clusters import FEATURE_CLUSTERINGS, cluster_features
@@ -111,6 +113,31 @@ class ASDSettings:
         return cls(**{**_SETTINGS_BEFORE_THEY_EXISTED, **saved})
 
 
+def _no_fit() -> Dict[str, Any]:
+    """The re-clustering of a fixed (random) map: nothing to compute."""
+    return {}
+
+
+def _cluster_pool(method: str, features: np.ndarray, k: int, seed: int,
+                  previous: Optional[np.ndarray]) -> Dict[str, Any]:
+    """The features map's re-clustering (module level: it may run in the background worker)."""
+    return {"pool_clusters": cluster_features(method, features, k, seed, previous=previous)}
+
+
+def _fit_mapper(mapper_state: Dict[str, Any], similarity: np.ndarray) -> Dict[str, Any]:
+    """The transition map's re-clustering: a mapper in ``mapper_state`` fitted on ``similarity``.
+
+    Module level, on copies: it may run in the background worker.
+    """
+    mapper = InstanceClusterMapper(
+        mapper_state["num_clusters"], mapper_state["seed"], max_iter=mapper_state["max_iter"],
+        method=mapper_state["method"], init=mapper_state["init"], distance=mapper_state["distance"],
+    )
+    mapper.load_state_dict(mapper_state)
+    mapper.fit(similarity)
+    return {"mapper": mapper.state_dict()}
+
+
 class ClusterLabelBuilder:
     """Keeps ASD's slots, transitions and instance->cluster map, and builds cluster labels.
 
@@ -118,6 +145,9 @@ class ClusterLabelBuilder:
         settings: See :class:`ASDSettings`.
         num_samples: Size of the unlabelled pool ``N``; must be >= ``n_l``.
     """
+
+    #: Where :meth:`start_recluster` runs the fit (:class:`.background.BackgroundJob`'s ``kind``).
+    background_kind = "process"
 
     def __init__(self, settings: ASDSettings, num_samples: int) -> None:
         if settings.num_instances > num_samples:
@@ -136,6 +166,8 @@ class ClusterLabelBuilder:
         self.rounds = 0
         self._random_map: Optional[np.ndarray] = None
         self._pool_clusters: Optional[np.ndarray] = None  # asd_mapping: features
+        # A re-clustering running in the background: (iteration to apply it at, job).
+        self._pending: Optional[Tuple[int, Any]] = None
         if settings.mapping == "random":
             self._random_map = random_mapping(n_l, settings.num_clusters, np.random.default_rng(seed + 2))
 
@@ -232,23 +264,85 @@ class ClusterLabelBuilder:
     def recluster(self, features: Optional[np.ndarray] = None) -> bool:
         """Rebuild the map: k-Medoids on the transition similarity, or k-means on pool features.
 
+        The same computation as :meth:`start_recluster` then :meth:`finish_recluster`,
+        run at once in this process.
+
         Args:
             features: ``(N, d)`` features of the whole pool, needed with ``mapping="features"``.
 
         Returns:
             True once a mapping exists.
         """
+        fn, args = self._recluster_work(features)
+        return self._apply_recluster(fn(*args))
+
+    def start_recluster(self, apply_at: int, features: Optional[np.ndarray] = None) -> None:
+        """Start a re-clustering on a snapshot of the current state, in the background worker.
+
+        What the fit reads (the transition similarity, the current map and its
+        medoids, or the pool's features and previous groups) is copied now; the
+        caller carries on training and calls :meth:`finish_recluster` at step
+        ``apply_at``. The map is the one :meth:`recluster` would have computed now
+        (the same function on the same inputs), whatever the worker's speed (the
+        finish waits for it if needed).
+
+        Args:
+            apply_at: The iteration at which the caller will apply the result (kept in
+                checkpoints, so a resumed run applies it at the same step).
+            features: ``(N, d)`` features of the whole pool, needed with ``mapping="features"``;
+                not copied: the caller must not modify them afterwards.
+        """
+        if self._pending is not None:
+            raise RuntimeError(f"asd: a re-clustering is already pending (to apply at iteration {self._pending[0]})")
+        fn, args = self._recluster_work(features)
+        job = FinishedJob(fn(*args)) if fn is _no_fit else BackgroundJob(fn, *args, kind=self.background_kind)
+        self._pending = (int(apply_at), job)
+
+    @property
+    def pending_recluster_at(self) -> Optional[int]:
+        """The iteration at which the pending re-clustering is to be applied, or None."""
+        return None if self._pending is None else self._pending[0]
+
+    def finish_recluster(self) -> bool:
+        """Wait for the pending re-clustering and make its map current.
+
+        Returns:
+            True once a mapping exists.
+        """
+        if self._pending is None:
+            raise RuntimeError("asd: finish_recluster without a pending re-clustering")
+        _, job = self._pending
+        self._pending = None
+        return self._apply_recluster(job.result())
+
+    def _recluster_work(self, features: Optional[np.ndarray]) -> Tuple[Callable[..., Dict[str, Any]], tuple]:
+        """Snapshot what a re-clustering reads: a module-level function and its arguments.
+
+        The function touches nothing of ``self`` (it may run in the background
+        worker while training goes on). Its result is a dict of plain values
+        (what :meth:`_apply_recluster` installs; checkpoints store it while pending).
+        """
         if self._random_map is not None:
-            return True
-        if self.settings.mapping == "features":
+            return _no_fit, ()
+        settings = self.settings
+        if settings.mapping == "features":
             if features is None or len(features) != self.num_samples:
                 raise ValueError(f"asd_mapping: features needs features of all {self.num_samples} unlabelled samples")
-            self._pool_clusters = cluster_features(
-                self.settings.feature_clustering, features, self.settings.num_clusters, self.settings.seed,
-                previous=self._pool_clusters,
+            previous = None if self._pool_clusters is None else self._pool_clusters.copy()
+            return _cluster_pool, (
+                settings.feature_clustering, features, settings.num_clusters, settings.seed, previous,
             )
+        # New arrays: the tracker and the mapper move on.
+        return _fit_mapper, (self.mapper.state_dict(), self.tracker.similarity())
+
+    def _apply_recluster(self, result: Dict[str, Any]) -> bool:
+        """Install a re-clustering's result; True once a mapping exists."""
+        if "pool_clusters" in result:
+            self._pool_clusters = np.asarray(result["pool_clusters"], dtype=np.int64)
+        if "mapper" in result:
+            self.mapper.load_state_dict(result["mapper"])
+        if self._random_map is not None or self.settings.mapping == "features":
             return True
-        self.mapper.fit(self.tracker.similarity())
         return self.mapper.mapping is not None
 
     @property
@@ -267,6 +361,17 @@ class ClusterLabelBuilder:
 
     # ---- checkpoints ----------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
+        """The whole state, with a pending re-clustering's result (waited for) and its step."""
+        pending = None
+        if self._pending is not None:
+            # The result, not the snapshot: the same few arrays a finished fit installs,
+            # where the snapshot (an n_l x n_l similarity) could not be rebuilt from the
+            # tracker after it moved on.
+            pending = {"apply_at": self._pending[0], "result": self._pending[1].result()}
+        return {**self._current_state(), "pending_recluster": pending}
+
+    def _current_state(self) -> Dict[str, Any]:
+        """The state without the pending re-clustering (what a redraw broadcasts)."""
         return {
             "settings": asdict(self.settings),
             "num_samples": self.num_samples,
@@ -299,3 +404,5 @@ class ClusterLabelBuilder:
         self._random_map = None if state["random_map"] is None else np.asarray(state["random_map"])
         pool_clusters = state.get("pool_clusters")  # absent from states written before the option
         self._pool_clusters = None if pool_clusters is None else np.asarray(pool_clusters, dtype=np.int64)
+        pending = state.get("pending_recluster")  # absent from states written before asd_recluster_lag
+        self._pending = None if pending is None else (int(pending["apply_at"]), FinishedJob(pending["result"]))

@@ -260,7 +260,24 @@ class PluginLearnerMixin:
             targets_all.append(np.asarray(data["y_lb"]).reshape(-1))
         return np.concatenate(logits_all), np.concatenate(targets_all).astype(np.int64)
 
+    def evaluates(self) -> bool:
+        """Whether this process runs evaluations: always in one process; rank 0 of each node when distributed.
+
+        USB's ``EvaluationHook`` evaluates on every rank, but only a node's rank 0
+        logs, keeps the best model and writes results (the same test as
+        ``ResultsHook``). The other ranks would compute the same scores on the same
+        weights for nothing, competing for the cores with rank 0 on a CPU machine.
+        """
+        return not self.distributed or self.rank % self.ngpus_per_node == 0
+
     def evaluate(self, eval_dest: str = "eval", out_key: str = "logits", return_logits: bool = False):
+        if not self.evaluates() and not return_logits:
+            # The keys USB's hooks read, as NaN: EvaluationHook's best-model test
+            # (NaN > best is False) and the logs, which these ranks do not write.
+            # Skipping is safe for DDP: rank 0's eval-mode forward under no_grad runs no
+            # collective (broadcast_buffers=False, usb_asd.device), so nothing waits on the
+            # others; they go on to the next step's collectives and wait there for rank 0.
+            return {f"{eval_dest}/{key}": float("nan") for key in SCORE_KEYS}
         self.model.eval()
         self.ema.apply_shadow()
         try:
@@ -301,6 +318,10 @@ def check_cluster_count(args, pool_size: int) -> None:
         )
 
 
+#: The scores of an evaluation, each key prefixed by its split (``eval/acc``).
+SCORE_KEYS = ("loss", "top-1-acc", "balanced_acc", "precision", "recall", "F1", "acc", "nmi", "ari")
+
+
 def score_predictions(logits: np.ndarray, y_true: np.ndarray, prefix: str = "eval") -> Dict[str, float]:
     """USB's evaluation scores plus clustering scores, from logits.
 
@@ -315,9 +336,8 @@ def score_predictions(logits: np.ndarray, y_true: np.ndarray, prefix: str = "eva
         score when some targets are unknown.
     """
     y_pred = logits.argmax(axis=1)
-    keys = ["loss", "top-1-acc", "balanced_acc", "precision", "recall", "F1", "acc", "nmi", "ari"]
     if len(y_true) == 0 or np.any(y_true < 0):
-        return {f"{prefix}/{k}": float("nan") for k in keys}
+        return {f"{prefix}/{k}": float("nan") for k in SCORE_KEYS}
     scores = clustering_scores(y_true, y_pred)
     num_out = logits.shape[1]
     loss = float("nan")
