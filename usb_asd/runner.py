@@ -199,5 +199,11 @@ def main_worker(
             learner.save_model("latest_model.pth", save_path)
         return getattr(learner, "results_record", None)
     finally:
+        # The background re-clustering worker (asd_recluster_lag) must not outlive its run: several runs may
+        # share one Python process (benchmarks, the compare command). After the final save, which reads a
+        # pending fit's result.
+        from .asd.background import shutdown_worker
+
+        shutdown_worker()
         if args.distributed and dist.is_initialized():
             dist.destroy_process_group()

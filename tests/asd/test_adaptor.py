@@ -97,6 +97,17 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag):
         assert decode(saved["asd"])["pending_recluster"]["apply_at"] == 11
         assert np.array_equal(decode(a["asd"])["mapper"]["mapping"], decode(b["asd"])["mapper"]["mapping"])
     assert full["acc"] == resumed["acc"] and full["nmi"] == resumed["nmi"]
+    from usb_asd.asd import background
+
+    assert all(worker is None for worker in background._WORKERS.values()), "a run's background worker outlived it"
+
+
+def test_settings_of_a_checkpoint_written_before_recluster_lag_existed_are_synchronous(make_digits_config):
+    from usb_asd.asd.adaptor import asd_settings_from_args
+
+    args = parse_config(make_digits_config(**ASD), extra_arguments=_extra_arguments)
+    del args.asd_recluster_lag  # what predict rebuilds from an older checkpoint's saved settings
+    assert asd_settings_from_args(args).num_instances == 4 * args.num_classes  # built, no AttributeError
 
 
 def test_recluster_lag_must_end_before_the_next_recluster_and_not_meet_posterior_labels(tmp_path, make_digits_config):

@@ -264,7 +264,7 @@ def test_background_fit_gives_the_synchronous_map_of_its_snapshot(distance):
         sync.recluster()
         background.start_recluster(apply_at=10 * round_ + 5)
         assert background.pending_recluster_at == 10 * round_ + 5
-        _observe_planted([sync, background], rng)  # training goes on while the thread fits
+        _observe_planted([sync, background], rng)  # training goes on while the worker fits
         if before is None:
             assert background.slot_clusters is None
         else:

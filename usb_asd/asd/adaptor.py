@@ -95,7 +95,7 @@ def asd_settings_from_args(args) -> ASDSettings:
     for key in ("asd_round_iter", "asd_cluster_iter"):
         if getattr(args, key) < 1:
             raise ValueError(f"{key} must be >= 1, got {getattr(args, key)}")
-    lag = args.asd_recluster_lag
+    lag = getattr(args, "asd_recluster_lag", 0)  # checkpoints written before the key existed: synchronous
     if not 0 <= lag < args.asd_cluster_iter:
         raise ValueError(
             f"asd_recluster_lag must be >= 0 and below asd_cluster_iter ({args.asd_cluster_iter}): "

@@ -44,6 +44,8 @@ def _executor(kind: str) -> Executor:
     if kind == "process" and multiprocessing.current_process().daemon:
         kind = "thread"  # a daemonic process may not have children
     executor = _WORKERS[kind]
+    if executor is not None and getattr(executor, "_broken", False):
+        executor = None  # a worker that died (e.g. killed for memory) is replaced, not reused
     if executor is None:
         if kind == "thread":
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usb-asd-background")

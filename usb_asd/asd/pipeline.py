@@ -14,6 +14,8 @@ Knows nothing of USB: plain arrays in and out.
 
 from __future__ import annotations
 
+from concurrent.futures.process import BrokenProcessPool
+
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -313,7 +315,12 @@ class ClusterLabelBuilder:
             raise RuntimeError("asd: finish_recluster without a pending re-clustering")
         _, job = self._pending
         self._pending = None
-        return self._apply_recluster(job.result())
+        try:
+            result = job.result()
+        except BrokenProcessPool as error:
+            raise RuntimeError("asd: the background re-clustering worker died (out of memory?); "
+                               "run with asd_recluster_lag: 0 to re-cluster in the training process") from error
+        return self._apply_recluster(result)
 
     def _recluster_work(self, features: Optional[np.ndarray]) -> Tuple[Callable[..., Dict[str, Any]], tuple]:
         """Snapshot what a re-clustering reads: a module-level function and its arguments.
