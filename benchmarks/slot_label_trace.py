@@ -8,7 +8,10 @@ the ``n_l`` sampled instances whose cluster label (from the map) is their
 image's true class under the best one-to-one matching. It reads training-pool
 labels, for diagnosis only: no setting is chosen with it. This collects the
 trace of each run (the run's folder name gives its variant and seed) so that
-docs/BENCHMARKS.md can show it.
+docs/BENCHMARKS.md can show it. The score is set at re-clustering steps, so it
+reaches the log when those fall on log steps (the digits configs: every 50 and
+every 100 iterations); with ``asd_recluster_lag > 0`` it is set L steps later
+and may miss every log line, and this script then refuses the run.
 """
 
 from __future__ import annotations
