@@ -10,7 +10,8 @@ result files: ``{{digits}}``, ``{{mnist5k}}``, ``{{supercm}}``, ``{{da_real_pair
 (every ``choose_k_*.json``), ``{{compare:<folder>}}`` (the
 tables of a comparison grid's results.md, which the compare command generated
 from that folder's results.json), ``{{validation:<file>}}`` (variants compared on
-the validation part), ``{{slot_trace:<file>}}`` and ``{{folder_run:<file>}}``. So the document and the results cannot drift:
+the validation part), ``{{slot_trace:<file>}}`` and ``{{folder_run:<file>}}``. So the
+document and the results cannot drift:
 tests/benchmarks/test_summarise.py regenerates it and compares.
 """
 
@@ -266,7 +267,8 @@ def slot_trace_table(name: str) -> str:
     by_variant: dict = {}
     for run in _load(name)["runs"]:
         late = [a for it, a in zip(run["iterations"], run["slot_label_acc"]) if it >= 500]
-        by_variant.setdefault(run["variant"], []).append((run["seed"], statistics.fmean(late), run["slot_label_acc"][-1]))
+        row = (run["seed"], statistics.fmean(late), run["slot_label_acc"][-1])
+        by_variant.setdefault(run["variant"], []).append(row)
     lines = ["| variant | seeds | slot labels right, mean from iteration 500 (per seed) | last logged (per seed) |",
              "| --- | --- | --- | --- |"]
     for variant, rows in by_variant.items():
@@ -486,16 +488,12 @@ def print_distance_table() -> None:
 
 def _default_freematch_runs() -> dict:
     """``{seed: record}`` of ASD + FreeMatch at the defaults (spectral distance), seeds 0-4."""
-    runs = _runs_of("digits_asd.json", "/asd_freematch_digits.yaml")
-    runs.update(_runs_of("digits_asd_seeds34.json", "/asd_freematch_digits.yaml"))
-    return runs
+    return _runs_in(("digits_asd.json", "digits_asd_seeds34.json"), "/asd_freematch_digits.yaml")
 
 
 def _default_supercm_runs() -> dict:
     """``{seed: record}`` of ASD + FreeMatch + SuperCM at the defaults, seeds 0-4."""
-    runs = _runs_of("digits_asd_supercm.json", "/asd_supercm_freematch_digits.yaml")
-    runs.update(_runs_of("digits_asd_supercm_seeds34.json", "/asd_supercm_freematch_digits.yaml"))
-    return runs
+    return _runs_in(("digits_asd_supercm.json", "digits_asd_supercm_seeds34.json"), "/asd_supercm_freematch_digits.yaml")
 
 
 def print_label_source_table() -> None:
