@@ -57,6 +57,17 @@ def test_a_run_shorter_than_the_asd_warm_up_is_refused(tmp_path, make_digits_con
     assert _run(make_digits_config(num_train_iter=2, num_eval_iter=2, asd_warmup_iter=8))["iterations"] == 2
 
 
+def test_a_run_whose_first_map_comes_after_its_last_step_is_refused(tmp_path, make_digits_config):
+    # Warm-up 5 < 8 steps, but the first re-clustering is due after step 6 and, 3 steps late, installs
+    # its map after step 9: the learner would never train on cluster labels.
+    with pytest.raises(ConfigError, match=r"after step 9 .*asd_recluster_lag \(3\).*num_train_iter \(8\)"):
+        _run(make_digits_config(**{**ASD, "asd_cluster_iter": 6}, num_train_iter=8, asd_warmup_iter=5,
+                                asd_recluster_lag=3))
+    with pytest.raises(ConfigError, match=r"after step 8 .*num_train_iter \(8\)"):
+        _run(make_digits_config(**{**ASD, "asd_cluster_iter": 4}, num_train_iter=8, asd_warmup_iter=5))
+    assert not (tmp_path / "run").exists()
+
+
 def test_ema_initial_share_is_the_decay_to_the_number_of_updates():
     from usb_asd.core.safety import ema_initial_share
 

@@ -92,7 +92,8 @@ def test_asd_labels_become_the_centroids_after_warm_up(tmp_path, make_digits_con
 
 
 def test_no_centroid_moves_while_asd_warms_up(tmp_path, make_digits_config):
-    # A run must outlast the warm-up (asd_warmup_iter < num_train_iter): read the checkpoint kept at its end.
-    _run(make_digits_config(**{**ASD, "num_eval_iter": 8}, num_train_iter=10, asd_warmup_iter=8, keep_checkpoints=True))
+    # A run must use a map before it ends (first map after step 8 < 10): read the checkpoint kept at the warm-up's end.
+    _run(make_digits_config(**{**ASD, "num_eval_iter": 8, "asd_cluster_iter": 4}, num_train_iter=10, asd_warmup_iter=8,
+                            keep_checkpoints=True))
     counts = _model_state(tmp_path / "run" / "model_it8.pth")["backbone.cm.class_means.counts"]
     assert counts.sum().item() == 0

@@ -9,6 +9,7 @@ from semilearn.core.hooks import Hook
 from ..core.hooks import learner_features
 from ..nets.two_head import unwrap
 from .host import fetch
+from .schedule import recluster_due
 
 
 def _instance_argmax(algorithm, model, out_dict, key: str, x) -> torch.Tensor:
@@ -111,7 +112,7 @@ class ASDRoundHook(Hook):
     def after_train_step(self, algorithm) -> None:
         args, it = algorithm.args, algorithm.it + 1
         builder = algorithm.asd_builder
-        due = it >= args.asd_warmup_iter and it % args.asd_cluster_iter == 0
+        due = recluster_due(it, args.asd_warmup_iter, args.asd_cluster_iter)
         # A background re-clustering applies at its step (or before the next one starts,
         # should a resumed run have changed asd_cluster_iter).
         pending = builder.pending_recluster_at

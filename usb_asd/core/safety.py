@@ -65,6 +65,25 @@ def warn_if_ema_lags(args) -> bool:
     return True
 
 
+def _check_first_map_in_run(args) -> None:
+    """Refuse an ASD run whose first cluster map would come after its last step."""
+    from ..asd.schedule import first_map_iteration
+
+    cluster_iter = getattr(args, "asd_cluster_iter", None)
+    lag = getattr(args, "asd_recluster_lag", 0) or 0
+    if cluster_iter is None or cluster_iter < 1:
+        return  # asd_settings_from_args names that key
+    first = first_map_iteration(args.asd_warmup_iter, cluster_iter, lag)
+    if first >= args.num_train_iter:
+        raise ConfigError(
+            f"the first ASD cluster map would be installed after step {first} (the first multiple of "
+            f"asd_cluster_iter ({cluster_iter}) from asd_warmup_iter ({args.asd_warmup_iter}), plus "
+            f"asd_recluster_lag ({lag})), not before num_train_iter ({args.num_train_iter}): the learner "
+            "would never train on cluster labels; lower asd_warmup_iter, asd_cluster_iter or "
+            "asd_recluster_lag, or raise num_train_iter"
+        )
+
+
 def check_run_is_sound(args) -> None:
     """Refuse runs that would silently not do what they say; check the checkpoint a resume loads.
 
@@ -73,16 +92,19 @@ def check_run_is_sound(args) -> None:
             replaced by an intact older checkpoint (``resume_fallback: True``).
 
     Raises:
-        ConfigError: ``adaptor: asd`` with ``asd_warmup_iter >= num_train_iter``.
+        ConfigError: ``adaptor: asd`` with ``asd_warmup_iter >= num_train_iter``, or a first
+            cluster map (:func:`usb_asd.asd.schedule.first_map_iteration`) at or after the last step.
         CheckpointError: The checkpoint to resume from is damaged or of other settings.
     """
     warmup = getattr(args, "asd_warmup_iter", None)
-    if _adaptor(args) == "asd" and warmup is not None and warmup >= args.num_train_iter:
-        raise ConfigError(
-            f"asd_warmup_iter ({warmup}) must be smaller than num_train_iter ({args.num_train_iter}): "
-            "adaptor: asd trains on its cluster labels only after the warm-up, so this run would end "
-            "before ever using them; lower asd_warmup_iter or raise num_train_iter"
-        )
+    if _adaptor(args) == "asd" and warmup is not None:
+        if warmup >= args.num_train_iter:
+            raise ConfigError(
+                f"asd_warmup_iter ({warmup}) must be smaller than num_train_iter ({args.num_train_iter}): "
+                "adaptor: asd trains on its cluster labels only after the warm-up, so this run would end "
+                "before ever using them; lower asd_warmup_iter or raise num_train_iter"
+            )
+        _check_first_map_in_run(args)
     warn_if_ema_lags(args)
     if getattr(args, "resume", False) and getattr(args, "load_path", None):
         args.load_path = resume_checkpoint(args)
