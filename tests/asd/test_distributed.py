@@ -10,7 +10,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from usb_asd.asd.distributed import SharedLabelBuilder, gather_pairs, make_label_builder
-from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
+from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder, _fit_mapper
 from usb_asd.cli import _extra_arguments
 from usb_asd.config import parse_config
 from usb_asd.runner import free_port, main
@@ -97,6 +97,8 @@ def _worker(rank, world_size, url, out_dir):
         for step in range(8):
             idx = rng.choice(60, size=10, replace=False)
             builder.observe(idx, rng.integers(0, 12, size=10))
+        # The map a synchronous re-clustering would compute now (the tracker is shared, so on any rank).
+        expected = _fit_mapper(builder.mapper.state_dict(), builder.tracker.similarity())["mapper"]["mapping"]
         builder.start_recluster(apply_at=17)
         assert builder.pending_recluster_at == 17
         builder.place(builder.draw(), log_probs)
@@ -106,7 +108,7 @@ def _worker(rank, world_size, url, out_dir):
         assert builder.pending_recluster_at is None
         np.savez(
             os.path.join(out_dir, f"rank{rank}.npz"), slots=builder.slots, clusters=builder.slot_clusters,
-            first_clusters=clusters,
+            first_clusters=clusters, expected_clusters=expected,
             bank=builder.tracker.bank, counts=builder.tracker.transition_counts().toarray(), rounds=builder.rounds,
             needs=[builder.needs_log_probs],
         )
@@ -121,6 +123,9 @@ def test_two_ranks_share_transitions_slots_and_map(tmp_path):
     for key in ("slots", "clusters", "first_clusters", "bank", "counts", "rounds"):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     assert a["rounds"] == 3 and len(np.unique(a["clusters"])) == 3
+    # The background map was applied: the snapshot's fit, not the map from before it.
+    np.testing.assert_array_equal(a["clusters"], a["expected_clusters"])
+    assert not np.array_equal(a["clusters"], a["first_clusters"])
     # Both ranks' 8 x 10 predictions were counted: 60 samples, seen by both ranks' batches.
     assert (a["bank"] >= 0).sum() > 40
     assert bool(a["needs"][0]) and not bool(b["needs"][0])  # only rank 0 runs the forwards
