@@ -23,7 +23,7 @@ import functools
 import json
 import os
 import sys
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -48,12 +48,32 @@ def _images(store, transform) -> torch.Tensor:
     return torch.stack([transform(Image.fromarray(np.asarray(store[i]))) for i in range(len(store))])
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_settings(record: Dict[str, Any]) -> Tuple[str, int, float]:
+    """``(data_dir, img_size, crop_ratio)`` of a run, from its config and overrides as ``train.py`` read them.
+
+    Args:
+        record: The run's ``results.json`` (``config``: path relative to the repository, ``overrides``).
+    """
+    from usb_asd.cli import _extra_arguments
+    from usb_asd.config import parse_config
+
+    config = record.get("config")
+    if not config:
+        raise SystemExit("error: the run's results.json names no config; its input pipeline cannot be rebuilt")
+    path = config if os.path.isabs(config) else os.path.join(ROOT, config)
+    args = parse_config(["--c", path], extra_arguments=_extra_arguments, overrides=dict(record.get("overrides") or {}))
+    return str(args.data_dir), int(args.img_size), float(args.crop_ratio)
+
+
 @functools.lru_cache(maxsize=2)
-def _pair(source_name: str, target_name: str, num_classes: int, img_size: int):
+def _pair(source_name: str, target_name: str, num_classes: int, data_dir: str, img_size: int, crop_ratio: float):
     """Both domains' splits and training images through the run's evaluation pipeline (source statistics)."""
-    source = load_splits(source_name, "./data", num_classes)
-    target = load_splits(target_name, "./data", num_classes)
-    tf = build_augmentations(DATASETS[source_name].kind, img_size, 0.875, source.mean, source.std).eval
+    source = load_splits(source_name, data_dir, num_classes)
+    target = load_splits(target_name, data_dir, num_classes)
+    tf = build_augmentations(DATASETS[source_name].kind, img_size, crop_ratio, source.mean, source.std).eval
     return source, target, _images(source.train_images, tf), _images(target.train_images, tf)
 
 
@@ -62,15 +82,16 @@ def _predict(net, x: torch.Tensor, batch: int = 512) -> np.ndarray:
     return torch.cat([net(x[i:i + batch])["logits"].argmax(1) for i in range(0, len(x), batch)]).numpy()
 
 
-def diagnose(run_dir: str, img_size: int = 16, bn_batch: int = 512) -> Dict[str, Any]:
-    """The scores above for one run folder (``img_size``: the run's input size; 16 for the real pair)."""
+def diagnose(run_dir: str, bn_batch: int = 512) -> Dict[str, Any]:
+    """The scores above for one run folder, its images prepared as the run's config says (:func:`run_settings`)."""
     from semilearn.core.utils import get_net_builder
 
     from usb_asd import plugin
 
     with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as handle:
         record = json.load(handle)
-    source, target, x_source, x_target = _pair(record["dataset"], record["target_dataset"], record["num_classes"], img_size)
+    source, target, x_source, x_target = _pair(record["dataset"], record["target_dataset"], record["num_classes"],
+                                               *run_settings(record))
     checkpoint = torch.load(os.path.join(run_dir, "latest_model.pth"), map_location="cpu", weights_only=False)
     plugin.register()
     out: Dict[str, Any] = {"run": os.path.basename(run_dir), "config": record.get("config"), "seed": record["seed"],
@@ -95,9 +116,8 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--runs", nargs="+", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--bn_batch", type=int, default=512)
-    parser.add_argument("--img_size", type=int, default=16, help="the runs' img_size (16 in the real-pair configs)")
     opts = parser.parse_args(argv)
-    rows = [diagnose(run, opts.img_size, opts.bn_batch) for run in opts.runs]
+    rows = [diagnose(run, opts.bn_batch) for run in opts.runs]
     for row in rows:
         print(row["run"], {k: {m: round(v, 3) for m, v in row[k].items()} for k in ("model", "ema_model")})
     write_json_atomic(opts.out, {
