@@ -261,23 +261,27 @@ def validation_table(name: str) -> str:
 
 def slot_trace_table(name: str) -> str:
     """Slot-label accuracy during training (``benchmarks/slot_label_trace.py``), per variant: its mean over the
-    re-clusterings from iteration 500 on, and its last value, each averaged over seeds."""
+    re-clusterings from iteration 500 on, and its last value, each averaged over seeds; with the final model's
+    test ACC beside them where the trace file has it."""
     import statistics
+
+    def per_seed(values):
+        return f"{statistics.fmean(values):.3f} ({', '.join(f'{v:.3f}' for v in values)})"
 
     by_variant: dict = {}
     for run in _load(name)["runs"]:
         late = [a for it, a in zip(run["iterations"], run["slot_label_acc"]) if it >= 500]
-        row = (run["seed"], statistics.fmean(late), run["slot_label_acc"][-1])
+        row = (run["seed"], statistics.fmean(late), run["slot_label_acc"][-1], run.get("acc"))
         by_variant.setdefault(run["variant"], []).append(row)
-    lines = ["| variant | seeds | slot labels right, mean from iteration 500 (per seed) | last logged (per seed) |",
-             "| --- | --- | --- | --- |"]
+    lines = ["| variant | seeds | slot labels right, mean from iteration 500 (per seed) | last logged (per seed) "
+             "| final model's test ACC (per seed) |",
+             "| --- | --- | --- | --- | --- |"]
     for variant, rows in by_variant.items():
         rows.sort()
-        late = ", ".join(f"{r[1]:.3f}" for r in rows)
-        last = ", ".join(f"{r[2]:.3f}" for r in rows)
-        lines.append(f"| {variant} | {', '.join(str(r[0]) for r in rows)} | "
-                     f"{statistics.fmean(r[1] for r in rows):.3f} ({late}) | "
-                     f"{statistics.fmean(r[2] for r in rows):.3f} ({last}) |")
+        accs = [r[3] for r in rows]
+        acc = per_seed(accs) if None not in accs else "not in this file"
+        lines.append(f"| {variant} | {', '.join(str(r[0]) for r in rows)} | {per_seed([r[1] for r in rows])} | "
+                     f"{per_seed([r[2] for r in rows])} | {acc} |")
     return "\n".join(lines)
 
 

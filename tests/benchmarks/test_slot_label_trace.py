@@ -31,8 +31,24 @@ def test_runs_are_named_by_variant_and_seed_and_a_run_without_scores_is_refused(
     assert slot_label_trace.main(["--runs", str(run), "--out", str(out)]) == 0
     record = json.loads(out.read_text())["runs"][0]
     assert (record["variant"], record["seed"], record["slot_label_acc"]) == ("round1", 3, [0.5, 0.675])
+    assert record["acc"] is None  # no results.json in the folder
     empty = tmp_path / "x_seed0"
     empty.mkdir()
     (empty / "log.txt").write_text("nothing\n")
     with pytest.raises(SystemExit, match="no eval/asd_label_acc"):
         slot_label_trace.main(["--runs", str(empty), "--out", str(tmp_path / "t2.json")])
+
+
+def test_whole_names_make_variants_and_the_final_acc_is_read_from_results_json(tmp_path):
+    runs = []
+    for name, acc in (("asd_fixmatch_mnist5k_seed4", 0.41), ("asd_freematch_mnist5k_seed4", 0.52)):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "log.txt").write_text(LOG)
+        (run / "results.json").write_text(json.dumps({"acc": acc, "nmi": 0.3}))
+        runs.append(str(run))
+    out = tmp_path / "trace.json"
+    assert slot_label_trace.main(["--runs", *runs, "--out", str(out), "--variant_from", "name"]) == 0
+    records = json.loads(out.read_text())["runs"]
+    assert [(r["variant"], r["seed"], r["acc"]) for r in records] == [
+        ("asd_fixmatch_mnist5k", 4, 0.41), ("asd_freematch_mnist5k", 4, 0.52)]

@@ -76,7 +76,11 @@ def test_slot_trace_table_averages_from_iteration_500_and_over_seeds(tmp_path, m
     (tmp_path / "t.json").write_text(json.dumps({"runs": runs}))
     monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
     row = summarise.slot_trace_table("t.json").splitlines()[2]
-    assert row == "| a | 0, 1 | 0.600 (0.500, 0.700) | 0.650 (0.500, 0.800) |"
+    assert row == "| a | 0, 1 | 0.600 (0.500, 0.700) | 0.650 (0.500, 0.800) | not in this file |"
+    runs[0]["acc"], runs[1]["acc"] = 0.9, 0.4  # traces that carry their run's final ACC show it beside
+    (tmp_path / "t.json").write_text(json.dumps({"runs": runs}))
+    row = summarise.slot_trace_table("t.json").splitlines()[2]
+    assert row == "| a | 0, 1 | 0.600 (0.500, 0.700) | 0.650 (0.500, 0.800) | 0.650 (0.400, 0.900) |"
 
 
 def test_choose_k_tables_count_the_hits_of_every_record(tmp_path, monkeypatch):
