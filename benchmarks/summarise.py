@@ -10,7 +10,8 @@ result files: ``{{digits}}``, ``{{mnist5k}}``, ``{{supercm}}``, ``{{da_real_pair
 (every ``choose_k_*.json``), ``{{compare:<folder>}}`` (the
 tables of a comparison grid's results.md, which the compare command generated
 from that folder's results.json), ``{{validation:<file>}}`` (variants compared on
-the validation part), ``{{slot_trace:<file>}}`` and ``{{folder_run:<file>}}``. So the
+the validation part), ``{{slot_trace:<file>}}``, ``{{target_runs:<file>}}`` (domain-adaptation
+runs of one file, per seed) and ``{{folder_run:<file>}}``. So the
 document and the results cannot drift:
 tests/benchmarks/test_summarise.py regenerates it and compares.
 """
@@ -259,6 +260,27 @@ def validation_table(name: str) -> str:
     return "\n".join(lines)
 
 
+def target_runs_table(name: str) -> str:
+    """Every (config, variant) of one results file: target top-1 per seed, and the largest predicted class's
+    share per seed (``degenerate``, from predictions alone: 100 % is every image in one class)."""
+    import statistics
+
+    rows: dict = {}
+    for r in _load(name)["runs"]:
+        key = (os.path.basename(r["config"]), r.get("variant") or "default")
+        share = (r.get("degenerate") or {}).get("largest_share")
+        rows.setdefault(key, []).append((r["seed"], r["top1"], share))
+    lines = ["| config | variant | seeds | target top-1 % per seed | mean | largest predicted class, share per seed |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for (config, variant), runs in rows.items():
+        runs.sort()
+        shares = ", ".join("not flagged" if sh is None else f"{100 * sh:.0f} %" for _, _, sh in runs)
+        lines.append(f"| {config} | {variant} | {', '.join(str(seed) for seed, _, _ in runs)} | "
+                     f"{', '.join(f'{100 * t:.1f}' for _, t, _ in runs)} | "
+                     f"{100 * statistics.fmean(t for _, t, _ in runs):.1f} | {shares} |")
+    return "\n".join(lines)
+
+
 def slot_trace_table(name: str) -> str:
     """Slot-label accuracy during training (``benchmarks/slot_label_trace.py``), per variant: its mean over the
     re-clusterings from iteration 500 on, and its last value, each averaged over seeds; with the final model's
@@ -337,6 +359,8 @@ def render_document(template_path: str = TEMPLATE) -> str:
             return slot_trace_table(name.split(":", 1)[1])
         if name.startswith("validation:"):
             return validation_table(name.split(":", 1)[1])
+        if name.startswith("target_runs:"):
+            return target_runs_table(name.split(":", 1)[1])
         if name.startswith("folder_run:"):
             return folder_run_table(name.split(":", 1)[1])
         if name not in sections:
