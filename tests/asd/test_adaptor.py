@@ -193,3 +193,42 @@ def test_feature_map_runs_end_to_end(tmp_path, make_digits_config, clustering):
 
     saved = torch.load(tmp_path / "run" / "latest_model.pth", map_location="cpu", weights_only=False)
     assert decode(saved["asd"])["settings"]["feature_clustering"] == clustering
+
+
+class CheckEntryTargets:
+    """After every labelled batch: instance targets are the entries' slots, labels their slots' clusters."""
+
+    checked_batches = 0
+    labelled_batches = 0
+
+    def process_batch(self, input_args=None, **kwargs):
+        entries = kwargs["idx_lb"].long().numpy().copy()
+        batch = super().process_batch(input_args, **kwargs)
+        builder = self.asd_builder
+        n_l, m = builder.settings.num_instances, builder.settings.instances_per_slot
+        assert len(builder.slots) == m * n_l and entries.max() < m * n_l
+        np.testing.assert_array_equal(self.asd_batch["slots"].cpu().numpy(), entries % n_l)
+        clusters = builder.slot_clusters
+        if clusters is not None:
+            np.testing.assert_array_equal(batch["y_lb"].cpu().numpy(), clusters[entries % n_l])
+            CheckEntryTargets.labelled_batches += 1
+        CheckEntryTargets.checked_batches += 1
+        return batch
+
+
+def test_m_images_per_instance_class_train_on_their_slot_and_its_cluster(tmp_path, make_digits_config):
+    """asd_instances_per_slot: 2 with a redraw every iteration: 80 entries, 2 per instance class."""
+    args = parse_config(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_train_iter": 12, "num_eval_iter": 12,
+                                              "asd_warmup_iter": 4, "asd_cluster_iter": 4, "asd_round_iter": 1,
+                                              "asd_instances_per_slot": 2,
+                                              # weak -> strong moves: a map from the first steps (visits need revisits)
+                                              "asd_transitions": "views"}), extra_arguments=_extra_arguments)
+    record = main(args, extra_mixins=(CheckEntryTargets,))
+    assert record["iterations"] == 12 and record["acc"] is not None
+    assert CheckEntryTargets.checked_batches == 12 and CheckEntryTargets.labelled_batches >= 7
+    saved = torch.load(tmp_path / "run" / "latest_model.pth", map_location="cpu", weights_only=False)
+    from usb_asd.core.checkpoint_codec import decode
+
+    state = decode(saved["asd"])
+    assert state["settings"]["instances_per_slot"] == 2 and len(state["slots"]) == 80
+    assert state["rounds"] == 12  # the first draw and a redraw after every iteration but the last

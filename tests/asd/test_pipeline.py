@@ -18,7 +18,7 @@ def test_first_round_fills_slots_in_draw_order():
     b = _builder()
     drawn = b.draw()
     assert list(b.place(drawn)) == list(drawn)
-    assert b.slot_clusters is None and b.labels_for_slots([0, 1]) is None
+    assert b.slot_clusters is None and b.labels_for_entries([0, 1]) is None
 
 
 def test_ot_places_each_new_instance_in_the_slot_it_is_predicted_as():
@@ -77,7 +77,7 @@ def test_transitions_become_cluster_labels_after_warm_up():
     assert b.recluster() is True
     clusters = b.slot_clusters
     assert clusters[0] == clusters[1] and clusters[2] == clusters[3] and clusters[0] != clusters[2]
-    assert list(b.labels_for_slots([3, 0])) == [clusters[3], clusters[0]]
+    assert list(b.labels_for_entries([3, 0])) == [clusters[3], clusters[0]]
 
 
 def test_random_mapping_is_ready_at_once_and_balanced():
@@ -339,3 +339,56 @@ def test_a_checkpoint_with_a_pending_fit_resumes_exactly():
     del old["pending_recluster"]
     resumed.load_state_dict(old)
     assert resumed.pending_recluster_at is None
+
+
+# ---- m images per instance class (asd_instances_per_slot) ---------------------------------------
+def test_m_images_per_slot_are_drawn_and_every_slot_receives_exactly_m():
+    b = _builder(instances_per_slot=3)  # 4 slots x 3 = 12 entries of a pool of 20
+    first = b.draw()
+    assert first.shape == (12,) and len(set(first)) == 12
+    b.place(first)
+    new = b.draw()
+    rng = np.random.default_rng(0)
+    log_probs = np.log(rng.dirichlet(np.ones(4), size=12))
+    slots = b.place(new, log_probs)
+    assert sorted(slots) == sorted(new)  # every new instance has one entry
+    assert np.bincount(b.slots_of_entries(np.arange(12)), minlength=4).tolist() == [3, 3, 3, 3]
+
+
+def test_with_m_per_slot_ot_puts_the_instances_predicted_as_a_slot_in_it():
+    b = _builder(instances_per_slot=2)
+    b.place(b.draw())
+    new = b.draw()
+    predicted = np.array([2, 0, 3, 1, 0, 2, 1, 3])  # two instances predicted as each slot
+    log_probs = np.full((8, 4), np.log(0.01))
+    log_probs[np.arange(8), predicted] = np.log(0.97)
+    slots = b.place(new, log_probs)
+    slot_of = {int(instance): int(b.slots_of_entries(e)) for e, instance in enumerate(slots)}
+    assert [slot_of[int(i)] for i in new] == predicted.tolist()
+
+
+def test_entries_take_their_slot_s_cluster():
+    b = _builder(instances_per_slot=2)
+    b.place(b.draw())
+    _planted_pairs(b)
+    assert b.recluster()
+    clusters = b.slot_clusters
+    assert clusters.shape == (4,) and b.entry_clusters.tolist() == np.tile(clusters, 2).tolist()
+    assert b.labels_for_entries([5, 2]).tolist() == [clusters[1], clusters[2]]  # entry 5 = slot 1's 2nd image
+
+
+def test_m_per_slot_is_refused_where_it_has_no_meaning():
+    with pytest.raises(ValueError, match="asd_instances_per_slot must be >= 1"):
+        _builder(instances_per_slot=0)
+    with pytest.raises(ValueError, match="asd_redraw_labels: slot and asd_sampler: uniform only"):
+        _builder(instances_per_slot=2, redraw_labels="posterior")
+    with pytest.raises(ValueError, match=r"4 x 6\) must not exceed the number of unlabelled samples \(20\)"):
+        _builder(instances_per_slot=6)
+
+
+def test_checkpoints_written_before_m_existed_load_as_m_1():
+    state = _builder().state_dict()
+    del state["settings"]["instances_per_slot"]
+    _builder().load_state_dict(state)
+    with pytest.raises(ValueError, match="ASD settings differ"):
+        _builder(instances_per_slot=2).load_state_dict(state)

@@ -44,6 +44,8 @@ TRANSITION_SOURCES = ("visits", "views")
 #: The adaptor's config keys. Defaults suit the digits embedded default.
 ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_num_instances", int, 0, "n_l, instances sampled per round; 0 means 4k"),
+    PluginArgument("--asd_instances_per_slot", int, 1,
+                   "m, images per instance class and draw (m * n_l drawn; 1: the paper's one image per class)"),
     PluginArgument("--asd_sampler", str, "uniform", f"one of {SAMPLERS}"),
     PluginArgument("--asd_alignment", str, "ot", f"one of {ALIGNMENTS}: Sinkhorn alignment of new instances to slots"),
     PluginArgument("--asd_ot_reg", float, 0.05, "Sinkhorn entropic regularisation (relative to the largest cost)"),
@@ -123,6 +125,7 @@ def asd_settings_from_args(args) -> ASDSettings:
         kmedoids_distance=args.asd_kmedoids_distance,
         redraw_labels=args.asd_redraw_labels,
         feature_clustering=args.asd_feature_clustering,
+        instances_per_slot=getattr(args, "asd_instances_per_slot", 1),  # checkpoints from before the key: 1
         seed=args.seed,
     )
 
@@ -160,7 +163,7 @@ class ASDAdaptorMixin:
         self.asd_eval_transform = dataset_dict["eval"].transform
         # One state across ranks in a distributed run (.distributed); the plain builder otherwise.
         self.asd_builder = make_label_builder(self.asd_settings, len(pool))
-        self.asd_table = SlotTable(self.asd_settings.num_instances, self.args.asd_round_iter)
+        self.asd_table = SlotTable(self.asd_settings.num_entries, self.args.asd_round_iter)
         with_strong = "x_lb_s" in signature(self.train_step).parameters
         dataset_dict["train_lb"] = SlotDataset(pool, self.asd_table, self.asd_settings.num_clusters, with_strong)
         return dataset_dict
@@ -195,7 +198,7 @@ class ASDAdaptorMixin:
                 f"asd: the labelled batch of iteration {self.it} was built for iterations "
                 f"{sorted(set(iterations.tolist()))} or from another slot table"
             )
-        labels = self.asd_builder.labels_for_slots(slot_idx.numpy())
+        labels = self.asd_builder.labels_for_entries(slot_idx.numpy())
         # During warm-up there are no cluster labels: the learner's loss is
         # switched off by ASDInstanceHook, so these zeros never train anything.
         y_lb = torch.zeros(len(slot_idx), dtype=torch.long) if labels is None else torch.from_numpy(labels)
@@ -205,7 +208,8 @@ class ASDAdaptorMixin:
         if x_ulb_w is None and kwargs.get("x_ulb_w") is not None:
             x_ulb_w = kwargs["x_ulb_w"].to(self.device)
         self.asd_batch = {
-            "slots": slot_idx.to(self.device),
+            # The instance head's targets: the entries' instance classes.
+            "slots": torch.from_numpy(self.asd_builder.slots_of_entries(slot_idx.numpy())).to(self.device),
             "x_lb": batch["x_lb"] if "x_lb" in batch else kwargs["x_lb"].to(self.device),
             "idx_ulb": kwargs.get("idx_ulb"),
             "x_ulb_w": x_ulb_w,
@@ -250,7 +254,7 @@ class ASDAdaptorMixin:
         """
         from ..metrics import cluster_accuracy
 
-        clusters = self.asd_builder.slot_clusters
+        clusters = self.asd_builder.entry_clusters
         targets = np.asarray(self.asd_pool.targets)[self.asd_builder.slots]
         if clusters is None or np.any(targets < 0):
             return None

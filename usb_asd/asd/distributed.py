@@ -183,7 +183,7 @@ class SharedLabelBuilder(ClusterLabelBuilder):
         """Rank 0's draw; elsewhere a placeholder that :meth:`place` replaces with rank 0's slots."""
         if self.computes:
             return super().draw(features)
-        return np.arange(self.settings.num_instances, dtype=np.int64)
+        return np.arange(self.settings.num_entries, dtype=np.int64)
 
     def place(self, instances: np.ndarray, log_probs: Optional[np.ndarray] = None) -> np.ndarray:
         """Rank 0 places its draw (OT) and broadcasts; every rank returns rank 0's slots."""

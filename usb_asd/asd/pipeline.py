@@ -4,11 +4,13 @@ Composes the four stages (:mod:`.sampling`, :mod:`.alignment`,
 :mod:`.transitions`, :mod:`.mapping`) into the state ASD keeps between
 iterations (Duan et al., IEEE TIP 2025, arXiv 2509.20976):
 
-* ``slots[j]``: the sampled instance (index into the unlabelled pool) that
-  instance-head class ``j`` stands for, ``j = 0..n_l-1``;
+* ``slots[e]``: the sampled instance (index into the unlabelled pool) of entry
+  ``e = c * n_l + j``, the ``c``-th of the ``m`` images instance-head class
+  ``j`` stands for (``m = asd_instances_per_slot``, 1 by default: one image
+  per class, the paper's setting);
 * ``slot_clusters[j]``: the cluster id of slot ``j`` (None during warm-up).
 
-The labelled batch the SSL learner sees is then ``(x_{slots[j]}, slot_clusters[j])``.
+The labelled batch the SSL learner sees is then ``(x_{slots[e]}, slot_clusters[e mod n_l])``.
 Knows nothing of USB: plain arrays in and out.
 """
 
@@ -36,7 +38,8 @@ MAPPINGS = ("ctt", "random", "features")
 REDRAW_LABELS = ("slot", "posterior")
 
 #: Settings added after checkpoints were first written, with the value those checkpoints ran with.
-_SETTINGS_BEFORE_THEY_EXISTED = {"kmedoids_distance": "linear", "redraw_labels": "slot", "feature_clustering": "kmeans"}
+_SETTINGS_BEFORE_THEY_EXISTED = {"kmedoids_distance": "linear", "redraw_labels": "slot", "feature_clustering": "kmeans",
+                                 "instances_per_slot": 1}
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,10 @@ class ASDSettings:
         feature_clustering: How ``mapping="features"`` clusters the pool's
             features: ``"kmeans"`` (warm-started) or ``"spectral"`` (kNN graph),
             see :mod:`.feature_clusters`.
+        instances_per_slot: ``m``, images drawn per instance class and round
+            (``m * n_l`` per draw, OT places exactly ``m`` in each class). 1 is
+            the paper's one image per class; larger ``m`` makes each instance
+            class a small over-cluster (not the paper's).
         seed: Seed of every random choice.
     """
 
@@ -74,6 +81,7 @@ class ASDSettings:
     kmedoids_distance: str = "spectral"
     redraw_labels: str = "slot"
     feature_clustering: str = "kmeans"
+    instances_per_slot: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -104,10 +112,22 @@ class ASDSettings:
                 f"asd_feature_clustering: {self.feature_clustering} applies to asd_mapping: features only, "
                 f"not asd_mapping: {self.mapping}; leave it at kmeans"
             )
+        if self.instances_per_slot < 1:
+            raise ValueError(f"asd_instances_per_slot must be >= 1, got {self.instances_per_slot}")
+        if self.instances_per_slot > 1 and (self.redraw_labels == "posterior" or self.sampler == "prototype"):
+            raise ValueError(
+                f"asd_instances_per_slot: {self.instances_per_slot} works with asd_redraw_labels: slot and "
+                f"asd_sampler: uniform only (got {self.redraw_labels}, {self.sampler}); set asd_instances_per_slot: 1"
+            )
         if self.ot_reg <= 0:
             raise ValueError(f"asd_ot_reg must be > 0, got {self.ot_reg}")
         if self.window < 1:
             raise ValueError(f"asd_window must be >= 1, got {self.window}")
+
+    @property
+    def num_entries(self) -> int:
+        """Images per draw, ``m * n_l``: the entries of the labelled set."""
+        return self.instances_per_slot * self.num_instances
 
     @classmethod
     def from_saved(cls, saved: Dict[str, Any]) -> "ASDSettings":
@@ -152,10 +172,10 @@ class ClusterLabelBuilder:
     background_kind = "process"
 
     def __init__(self, settings: ASDSettings, num_samples: int) -> None:
-        if settings.num_instances > num_samples:
+        if settings.num_entries > num_samples:
             raise ValueError(
-                f"asd_num_instances (n_l = {settings.num_instances}) must not exceed the number of "
-                f"unlabelled samples ({num_samples})"
+                f"asd_num_instances x asd_instances_per_slot ({settings.num_instances} x "
+                f"{settings.instances_per_slot}) must not exceed the number of unlabelled samples ({num_samples})"
             )
         self.settings = settings
         self.num_samples = int(num_samples)
@@ -180,14 +200,14 @@ class ClusterLabelBuilder:
         return self.settings.sampler == "prototype"
 
     def draw(self, features: Optional[np.ndarray] = None) -> np.ndarray:
-        """The next ``n_l`` distinct instances, in draw order (not yet in slots).
+        """The next ``m * n_l`` distinct instances, in draw order (not yet in slots).
 
         Args:
             features: ``(N, d)`` features of the whole pool, needed by the prototype sampler.
         """
         n_l = self.settings.num_instances
         if self.settings.sampler == "uniform":
-            return self.uniform_sampler.draw(n_l)
+            return self.uniform_sampler.draw(self.settings.num_entries)
         if features is None or len(features) != self.num_samples:
             raise ValueError(
                 f"asd_sampler: prototype needs features of all {self.num_samples} unlabelled samples"
@@ -197,45 +217,50 @@ class ClusterLabelBuilder:
     def place(self, instances: np.ndarray, log_probs: Optional[np.ndarray] = None) -> np.ndarray:
         """Put newly drawn instances into slots and make them current.
 
-        With ``alignment="ot"`` and a previous round, instance ``i`` goes to the
-        slot given by :func:`align_to_slots` on ``C[i, j] = -log p(j | x_i)``
-        (the instance head's log-softmax), so slot ``j`` keeps its meaning.
-        Otherwise slot ``j`` takes the ``j``-th instance.
+        With ``alignment="ot"`` and a previous round, the instances go to slots
+        by :func:`align_to_slots` on ``C[i, j] = -log p(j | x_i)`` (the instance
+        head's log-softmax), so slot ``j`` keeps its meaning. With ``m =
+        instances_per_slot`` images per slot, each slot is offered ``m`` times
+        (the cost repeated ``m`` times along the slots): entry ``c * n_l + j``
+        is slot ``j``'s ``c``-th copy, and every slot receives exactly ``m``
+        instances. Otherwise entry ``e`` takes the ``e``-th instance.
 
         Cluster labels (``redraw_labels``): with ``"slot"`` a new instance
-        inherits the cluster of its slot. The placement is one-to-one, so when
+        inherits the cluster of its slot. The placement is balanced, so when
         the new draw holds fewer images of a class than the old one, some
-        instances must take slots of another class. With ``"posterior"``, once a
-        map exists, the slot of instance ``i`` is relabelled
+        instances must take slots of another class. With ``"posterior"`` (``m =
+        1`` only), once a map exists, the slot of instance ``i`` is relabelled
         ``argmax_c q(c | x_i)`` (:func:`.mapping.cluster_posterior`), whatever
         slot it took.
 
         Args:
-            instances: ``(n_l,)`` distinct pool indices from :meth:`draw`.
-            log_probs: ``(n_l, n_l)`` instance-head log-softmax on those instances
+            instances: ``(m * n_l,)`` distinct pool indices from :meth:`draw`.
+            log_probs: ``(m * n_l, n_l)`` instance-head log-softmax on those instances
                 (rows follow ``instances``); required after the first round for
                 OT, and for ``"posterior"`` labels once a map exists.
 
         Returns:
-            The new ``slots`` array.
+            The new ``slots`` array (instance of each entry).
         """
         instances = np.asarray(instances, dtype=np.int64)
-        n_l = self.settings.num_instances
-        if instances.shape != (n_l,) or len(np.unique(instances)) != n_l:
-            raise ValueError(f"instances must be {n_l} distinct pool indices, got shape {instances.shape}")
+        n_l, m = self.settings.num_instances, self.settings.instances_per_slot
+        entries = m * n_l
+        if instances.shape != (entries,) or len(np.unique(instances)) != entries:
+            raise ValueError(f"instances must be {entries} distinct pool indices, got shape {instances.shape}")
         if self.needs_log_probs and log_probs is None:
             raise ValueError(
                 f"asd_alignment: {self.settings.alignment} with asd_redraw_labels: "
                 f"{self.settings.redraw_labels} needs the instance head's log-probabilities of the new instances"
             )
-        slot_of_instance = np.arange(n_l)
+        entry_of_instance = np.arange(entries)
         if self.settings.alignment == "ot" and self.slots is not None:
-            slot_of_instance = align_to_slots(instance_slot_cost(log_probs), reg=self.settings.ot_reg)
-        slots = np.empty(n_l, dtype=np.int64)
-        slots[slot_of_instance] = instances
+            cost = instance_slot_cost(log_probs)
+            entry_of_instance = align_to_slots(np.tile(cost, (1, m)) if m > 1 else cost, reg=self.settings.ot_reg)
+        slots = np.empty(entries, dtype=np.int64)
+        slots[entry_of_instance] = instances
         if self.settings.redraw_labels == "posterior" and self.mapper.mapping is not None:
             posterior = cluster_posterior(log_probs, self.mapper.mapping, self.settings.num_clusters)
-            self.mapper.reassign(slot_of_instance, posterior.argmax(axis=1))
+            self.mapper.reassign(entry_of_instance, posterior.argmax(axis=1))
         self.slots = slots
         self.rounds += 1
         return slots.copy()
@@ -354,17 +379,32 @@ class ClusterLabelBuilder:
 
     @property
     def slot_clusters(self) -> Optional[np.ndarray]:
-        """Cluster id of each slot, ``(n_l,)``, or None while no mapping exists (warm-up)."""
+        """Cluster id of each slot, ``(n_l,)``, or None while no mapping exists (warm-up).
+
+        With ``mapping="features"`` the cluster of each entry's image, ``(m * n_l,)``.
+        """
         if self._random_map is not None:
             return self._random_map.copy()
         if self.settings.mapping == "features":
             return None if self._pool_clusters is None or self.slots is None else self._pool_clusters[self.slots]
         return self.mapper.mapping
 
-    def labels_for_slots(self, slot_idx: np.ndarray) -> Optional[np.ndarray]:
-        """Cluster labels of the instances in the given slots (None during warm-up)."""
+    @property
+    def entry_clusters(self) -> Optional[np.ndarray]:
+        """Cluster id of each entry's image, ``(m * n_l,)``, or None while no mapping exists (warm-up)."""
         clusters = self.slot_clusters
-        return None if clusters is None else clusters[np.asarray(slot_idx, dtype=np.int64)]
+        if clusters is None or self.settings.mapping == "features":
+            return clusters  # the features map labels each image (entry) already
+        return np.tile(clusters, self.settings.instances_per_slot)
+
+    def slots_of_entries(self, entry_idx: np.ndarray) -> np.ndarray:
+        """The instance class (slot, the instance head's target) of each entry: ``e mod n_l``."""
+        return np.asarray(entry_idx, dtype=np.int64) % self.settings.num_instances
+
+    def labels_for_entries(self, entry_idx: np.ndarray) -> Optional[np.ndarray]:
+        """Cluster labels of the images in the given entries (None during warm-up)."""
+        clusters = self.entry_clusters
+        return None if clusters is None else clusters[np.asarray(entry_idx, dtype=np.int64)]
 
     # ---- checkpoints ----------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:

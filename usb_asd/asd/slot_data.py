@@ -41,7 +41,7 @@ class SlotTable:
     """The current slot -> pool-instance table, in shared memory, tagged with its round.
 
     Args:
-        num_instances: ``n_l``, the number of slots.
+        num_instances: Entries of the table: ``m * n_l`` (``n_l`` slots, ``m = asd_instances_per_slot`` images each).
         round_iter: ``N_t``, iterations per round.
         wait_timeout_s: How long a reader waits for a round before raising.
     """
