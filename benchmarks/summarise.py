@@ -261,20 +261,22 @@ def validation_table(name: str) -> str:
 
 
 def target_runs_table(name: str) -> str:
-    """Every (config, variant) of one results file: target top-1 per seed, and the largest predicted class's
-    share per seed (``degenerate``, from predictions alone: 100 % is every image in one class)."""
+    """Every (config, variant) of one results file: target top-1 per seed, and per seed the collapse flag
+    (``degenerate``, from predictions alone): the largest predicted class's share and the empty classes."""
     import statistics
 
     rows: dict = {}
     for r in _load(name)["runs"]:
         key = (os.path.basename(r["config"]), r.get("variant") or "default")
-        share = (r.get("degenerate") or {}).get("largest_share")
-        rows.setdefault(key, []).append((r["seed"], r["top1"], share))
-    lines = ["| config | variant | seeds | target top-1 % per seed | mean | largest predicted class, share per seed |",
+        flag = r.get("degenerate")
+        if flag:
+            flag = f"{100 * flag['largest_share']:.0f} % in one class, {len(flag['empty_clusters'])} empty"
+        rows.setdefault(key, []).append((r["seed"], r["top1"], flag or "not flagged"))
+    lines = ["| config | variant | seeds | target top-1 % per seed | mean | collapse flag per seed |",
              "| --- | --- | --- | --- | --- | --- |"]
     for (config, variant), runs in rows.items():
         runs.sort()
-        shares = ", ".join("not flagged" if sh is None else f"{100 * sh:.0f} %" for _, _, sh in runs)
+        shares = ", ".join(flag for _, _, flag in runs)
         lines.append(f"| {config} | {variant} | {', '.join(str(seed) for seed, _, _ in runs)} | "
                      f"{', '.join(f'{100 * t:.1f}' for _, t, _ in runs)} | "
                      f"{100 * statistics.fmean(t for _, t, _ in runs):.1f} | {shares} |")

@@ -86,14 +86,14 @@ def test_slot_trace_table_averages_from_iteration_500_and_over_seeds(tmp_path, m
 def test_target_runs_table_gives_each_config_and_variant_its_seeds_and_collapse_share(tmp_path, monkeypatch):
     import json
 
-    one_class = {"largest_share": 1.0, "reasons": ["cluster 1 holds 100%"]}
+    one_class = {"largest_share": 1.0, "empty_clusters": [0, 2], "reasons": ["cluster 1 holds 100%"]}
     runs = [{"config": "config/da_x.yaml", "variant": "e4", "seed": 1, "top1": 0.25, "degenerate": None},
             {"config": "config/da_x.yaml", "variant": "e4", "seed": 0, "top1": 0.1, "degenerate": one_class},
             {"config": "config/da_x.yaml", "variant": "", "seed": 0, "top1": 0.5, "degenerate": None}]
     (tmp_path / "t.json").write_text(json.dumps({"runs": runs}))
     monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
     lines = summarise.target_runs_table("t.json").splitlines()
-    assert lines[2] == "| da_x.yaml | e4 | 0, 1 | 10.0, 25.0 | 17.5 | 100 %, not flagged |"
+    assert lines[2] == "| da_x.yaml | e4 | 0, 1 | 10.0, 25.0 | 17.5 | 100 % in one class, 2 empty, not flagged |"
     assert lines[3] == "| da_x.yaml | default | 0 | 50.0 | 50.0 | not flagged |"
 
 
