@@ -29,23 +29,19 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/, when loaded from elsewhere
 
 import usb_asd  # noqa: E402,F401
 from usb_asd.data.registry import DATASETS, load_splits  # noqa: E402
 from usb_asd.data.transforms import build_augmentations  # noqa: E402
 from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
+from offline_results import eval_images  # noqa: E402  (benchmarks/)
 
 
 def top_share(predictions: np.ndarray, num_classes: int) -> float:
     """Share of the most frequent predicted class (1.0: everything in one class)."""
     predictions = np.asarray(predictions, dtype=np.int64)
     return float(np.bincount(predictions, minlength=num_classes).max() / max(len(predictions), 1))
-
-
-def _images(store, transform) -> torch.Tensor:
-    from PIL import Image
-
-    return torch.stack([transform(Image.fromarray(np.asarray(store[i]))) for i in range(len(store))])
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,7 +70,7 @@ def _pair(source_name: str, target_name: str, num_classes: int, data_dir: str, i
     source = load_splits(source_name, data_dir, num_classes)
     target = load_splits(target_name, data_dir, num_classes)
     tf = build_augmentations(DATASETS[source_name].kind, img_size, crop_ratio, source.mean, source.std).eval
-    return source, target, _images(source.train_images, tf), _images(target.train_images, tf)
+    return source, target, eval_images(source.train_images, tf), eval_images(target.train_images, tf)
 
 
 @torch.no_grad()

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/, when loaded from elsewhere
 
 import usb_asd  # noqa: E402,F401
 from usb_asd.cli import _extra_arguments  # noqa: E402
@@ -35,6 +36,7 @@ from usb_asd.data.labelled_split import select_labelled_indices  # noqa: E402
 from usb_asd.data.registry import DATASETS, load_splits  # noqa: E402
 from usb_asd.data.transforms import build_augmentations  # noqa: E402
 from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
+from offline_results import eval_images  # noqa: E402  (benchmarks/)
 
 #: Target-domain scores a source-only run computes; never written here.
 TARGET_KEYS = ("top1", "acc", "nmi", "ari", "best_top1", "best_it", "degenerate")
@@ -64,7 +66,6 @@ def holdout_split(targets: np.ndarray, num_classes: int, holdout: float, seed: i
 def source_validation_top1(checkpoint: str, args, held_out: np.ndarray) -> float:
     """Top-1 of the checkpoint's EMA model on the held-out source training images."""
     from semilearn.core.utils import get_net_builder
-    from PIL import Image
 
     from usb_asd import plugin
 
@@ -76,7 +77,7 @@ def source_validation_top1(checkpoint: str, args, held_out: np.ndarray) -> float
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     net.load_state_dict(state["ema_model"])
     net.eval()
-    x = torch.stack([tf(Image.fromarray(np.asarray(splits.train_images[int(i)]))) for i in held_out])
+    x = eval_images(splits.train_images, tf, held_out)
     logits = torch.cat([net(x[i:i + 256])["logits"] for i in range(0, len(x), 256)])
     return float((logits.argmax(1).numpy() == splits.train_targets[held_out]).mean())
 

@@ -67,9 +67,9 @@ def table(results_dir: str = RESULTS) -> Optional[str]:
         lines.append(f"| {source} -> {target} | {' '.join(map(str, seeds)) or 'none'} | {' | '.join(means)} | "
                      f"{_diff(cells['source_only'], cells['dann'], seeds)} | "
                      f"{_diff(cells['dann'], cells['dann_supercm'], seeds)} | {cmp_cell} |")
+        listed = {**cells, COMPARISON[0]: comparison}
         for setup, label in SETUPS + ((COMPARISON,) if comparison else ()):
-            cells.setdefault(setup, comparison)
-            values = ", ".join(f"{s}: {100 * cells[setup][s]:.1f}" for s in sorted(cells[setup]))
+            values = ", ".join(f"{s}: {100 * listed[setup][s]:.1f}" for s in sorted(listed[setup]))
             per_seed.append(f"- {source} -> {target}, {label}: {values or 'none'}")
     if not found:
         return None

@@ -19,6 +19,18 @@ from usb_asd.nets.two_head import TwoHeadNet
 from usb_asd.results import git_commit, machine_info, write_json_atomic
 
 
+def eval_images(store, transform, indices: Optional[Iterable[int]] = None) -> torch.Tensor:
+    """Images of ``store`` (uint8 arrays) through ``transform``, stacked: ``indices`` of them, or all.
+
+    Args:
+        store: Indexable images (a split's ``train_images``).
+        transform: The run's eval transform (``build_augmentations(...).eval``).
+        indices: Which images, in order; ``None``: every image.
+    """
+    chosen = range(len(store)) if indices is None else indices
+    return torch.stack([transform(Image.fromarray(np.asarray(store[int(i)]))) for i in chosen])
+
+
 def train_pool(dataset: str = "digits", img_size: int = 8) -> Tuple[torch.Tensor, np.ndarray]:
     """A bundled dataset's training split (the ASD pool) in the eval transform, and its targets (to score only).
 
@@ -31,7 +43,7 @@ def train_pool(dataset: str = "digits", img_size: int = 8) -> Tuple[torch.Tensor
         raise ValueError(f"--dataset: offline replays read bundled datasets only, not {dataset!r}")
     splits = load_splits(dataset, "")
     tf = build_augmentations(spec.kind, img_size, 0.875, splits.mean, splits.std).eval
-    return torch.stack([tf(Image.fromarray(img)) for img in splits.train_images]), splits.train_targets
+    return eval_images(splits.train_images, tf), splits.train_targets
 
 
 def add_pool_arguments(parser) -> None:

@@ -23,6 +23,7 @@ import io
 import json
 import os
 import re
+import statistics
 import sys
 from typing import Callable, Optional
 
@@ -249,8 +250,6 @@ def validation_table(name: str) -> str:
     seeds = sorted(set.intersection(*(set(runs) for runs in by_variant.values())))
     lines = ["| variant | seeds | val ACC per seed | val ACC mean | worst val | test ACC per seed | test ACC mean |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    import statistics
-
     for variant, runs in by_variant.items():
         vals = [runs[s]["val_acc"] for s in seeds]
         accs = [runs[s]["acc"] for s in seeds]
@@ -263,8 +262,6 @@ def validation_table(name: str) -> str:
 def target_runs_table(name: str) -> str:
     """Every (config, variant) of one results file: target top-1 per seed, and per seed the collapse flag
     (``degenerate``, from predictions alone): the largest predicted class's share and the empty classes."""
-    import statistics
-
     rows: dict = {}
     for r in _load(name)["runs"]:
         key = (os.path.basename(r["config"]), r.get("variant") or "default")
@@ -287,8 +284,6 @@ def slot_trace_table(name: str) -> str:
     """Slot-label accuracy during training (``benchmarks/slot_label_trace.py``), per variant: its mean over the
     re-clusterings from iteration 500 on, and its last value, each averaged over seeds; with the final model's
     test ACC beside them where the trace file has it."""
-    import statistics
-
     def per_seed(values):
         return f"{statistics.fmean(values):.3f} ({', '.join(f'{v:.3f}' for v in values)})"
 
@@ -317,8 +312,6 @@ def choose_k_tables() -> str:
                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     detail = ["| config | seeds | k | agreement (mean ARI) | min / max pair | clusters used per seed "
               "| pool ACC per seed (scoring only) | chosen |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    import statistics
-
     for name in names:
         r = _load(name)
         config = os.path.basename(r["config"])
@@ -342,6 +335,12 @@ def choose_k_tables() -> str:
     return "\n".join(summary) + "\n\n" + "\n".join(detail)
 
 
+def _file_text(name: str) -> str:
+    """A results file's text as it is (``{{file:<name>}}``)."""
+    with open(os.path.join(RESULTS, name), encoding="utf-8") as handle:
+        return handle.read().strip("\n")
+
+
 def render_document(template_path: str = TEMPLATE) -> str:
     """docs/BENCHMARKS.md: the template with every marker replaced by its tables."""
     with open(template_path, encoding="utf-8") as handle:
@@ -350,21 +349,16 @@ def render_document(template_path: str = TEMPLATE) -> str:
                 "mnist5k": lambda: _captured(print_mnist5k_tables), "choose_k": choose_k_tables,
                 "da_real_pair": da_real_pair_table}
 
+    # ``{{kind:<argument>}}`` markers: the argument is a results file or folder.
+    with_argument = {"compare": compare_tables, "file": _file_text, "slot_trace": slot_trace_table,
+                     "validation": validation_table, "target_runs": target_runs_table,
+                     "folder_run": folder_run_table}
+
     def fill(match: "re.Match[str]") -> str:
         name = match.group(1)
-        if name.startswith("compare:"):
-            return compare_tables(name.split(":", 1)[1])
-        if name.startswith("file:"):
-            with open(os.path.join(RESULTS, name.split(":", 1)[1]), encoding="utf-8") as handle:
-                return handle.read().strip("\n")
-        if name.startswith("slot_trace:"):
-            return slot_trace_table(name.split(":", 1)[1])
-        if name.startswith("validation:"):
-            return validation_table(name.split(":", 1)[1])
-        if name.startswith("target_runs:"):
-            return target_runs_table(name.split(":", 1)[1])
-        if name.startswith("folder_run:"):
-            return folder_run_table(name.split(":", 1)[1])
+        kind, _, argument = name.partition(":")
+        if argument and kind in with_argument:
+            return with_argument[kind](argument)
         if name not in sections:
             raise KeyError(f"{template_path}: unknown marker {{{{{name}}}}}")
         return sections[name]()
@@ -379,8 +373,6 @@ HEADLINE_END = "<!-- end of headline table -->"
 
 def _short(runs: dict, worst: bool = True) -> str:
     """``mean ± std [worst] (n)`` of the runs' ACC; ``not run`` when there are none."""
-    import statistics
-
     accs = [r["acc"] for r in runs.values()]
     if not accs:
         return "not run"
@@ -456,8 +448,6 @@ def _runs_of(name: str, config_suffix: str, variant: Optional[str] = None) -> di
 
 
 def _mean_std(values) -> str:
-    import statistics
-
     if not values:
         return "n/a"
     if len(values) == 1:
@@ -472,8 +462,6 @@ def _paired_row(label: str, key: str, without: dict, with_cm: dict) -> str:
     b = [with_cm[s][key] for s in seeds]
     diffs = [100 * (y - x) for x, y in zip(a, b)]
     per_seed = ", ".join(f"{d:+.1f}" for d in diffs)
-    import statistics
-
     mean = statistics.fmean(diffs) if diffs else float("nan")
     median = statistics.median(diffs) if diffs else float("nan")
     return (f"| {label} | {len(seeds)} | {_mean_std(a)} | {_mean_std(b)} | mean {mean:+.1f}, median {median:+.1f} "
@@ -518,7 +506,7 @@ def print_distance_table() -> None:
 
 def _default_freematch_runs() -> dict:
     """``{seed: record}`` of ASD + FreeMatch at the defaults (spectral distance), seeds 0-4."""
-    return _runs_in(("digits_asd.json", "digits_asd_seeds34.json"), "/asd_freematch_digits.yaml")
+    return _runs_in(_HEADLINE_FILES[("digits", "asd")], "/asd_freematch_digits.yaml")
 
 
 def _default_supercm_runs() -> dict:
