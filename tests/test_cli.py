@@ -52,7 +52,7 @@ CASES = {
                                                    and str(t / "mixed")), ["mixed layout"]),
     "unreadable image": (lambda t: digits_config(t, **ASD, dataset="folder", num_classes=2,
                                                  data_dir=_folder(t / "imgs", bad="broken.png")),
-                         ["broken.png", "cannot read image"]),
+                         ["broken.png", "cannot decode image", "skip_bad_images"]),
 }
 
 

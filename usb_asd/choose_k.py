@@ -23,7 +23,11 @@ perfectly), take the **largest k whose agreement is within ``tolerance`` of
 the best** (default 0.05). "Largest" because a coarser partition of
 well-separated groups (merging the two nearest) can be as stable as the true
 one; the first k past the structure is not. Writes ``choose_k.csv``,
-``choose_k.md`` and ``choose_k.png`` in ``--out``; reruns reuse finished runs.
+``choose_k.md`` and ``choose_k.png`` in ``--out``; reruns reuse finished runs
+(refusing those trained on other data). The config, every k's settings and the
+data are checked before the first run, and each run replaces an earlier one in
+``--out`` only at its first checkpoint (as train.py does), so a mistake leaves
+``--out`` as it was.
 """
 
 from __future__ import annotations
@@ -102,6 +106,18 @@ def pick_k(scores: List[KScore], tolerance: float = TOLERANCE) -> KScore:
     return chosen
 
 
+def check_request(ks: Sequence[int], seeds: Sequence[int]) -> None:
+    """Refuse candidate lists stability cannot score.
+
+    Raises:
+        UserError: fewer than two different seeds, or a k below 2.
+    """
+    if len(set(seeds)) < 2:
+        raise UserError(f"--seeds needs at least two different seeds to measure stability, got {list(seeds)}")
+    if not ks or min(ks) < 2:
+        raise UserError(f"--k needs candidate numbers of clusters >= 2, got {list(ks)}")
+
+
 def choose_k(ks: Sequence[int], seeds: Sequence[int], partition: Callable[[int, int], np.ndarray],
              tolerance: float = TOLERANCE) -> List[KScore]:
     """Score every k by the agreement of the seeds' partitions and mark the chosen one.
@@ -112,10 +128,7 @@ def choose_k(ks: Sequence[int], seeds: Sequence[int], partition: Callable[[int, 
         partition: ``partition(k, seed) -> (n,)`` cluster ids of the same n images.
         tolerance: See :func:`pick_k`.
     """
-    if len(set(seeds)) < 2:
-        raise UserError(f"--seeds needs at least two different seeds to measure stability, got {list(seeds)}")
-    if not ks or min(ks) < 2:
-        raise UserError(f"--k needs candidate numbers of clusters >= 2, got {list(ks)}")
+    check_request(ks, seeds)
     scores = [score_k(k, [partition(k, seed) for seed in seeds]) for k in sorted(set(ks))]
     pick_k(scores, tolerance)
     return scores
@@ -171,25 +184,82 @@ def plot_scores(scores: List[KScore], path: str, title: str = "") -> None:
     write_figure_atomic(fig, path)
 
 
-def run_partition(config: str, out: str, settings: Dict[str, object]) -> Callable[[int, int], np.ndarray]:
-    """``partition(k, seed)``: a short ASD run of ``config`` with ``num_classes: k``, its pool partition.
+def run_settings_for(config: str, out: str, settings: Dict[str, object], k: int, seed: int):
+    """The settings of the run for ``(k, seed)``: the config's, with ``num_classes: k`` into ``out/k<k>_seed<seed>``.
 
-    Finished runs (``assignments.csv`` present) are reused, so a rerun continues.
+    Raises:
+        UserError: a config that is not a clustering run, or a key it gets wrong.
     """
     from .cli import _extra_arguments
     from .config import parse_config
+
+    overrides = {**settings, "num_classes": k, "seed": seed, "save_dir": out, "save_name": f"k{k}_seed{seed}",
+                 "overwrite": True, "resume": False}
+    args = parse_config(["--c", config], extra_arguments=_extra_arguments, overrides=overrides)
+    if getattr(args, "adaptor", None) != "asd" and int(args.num_labels) != 0:
+        raise UserError(f"{config}: choose_k trains clustering runs; set adaptor: asd and num_labels: 0")
+    return args
+
+
+def check_runs(config: str, out: str, settings: Dict[str, object], ks: Sequence[int],
+               seeds: Sequence[int]) -> Optional[Dict[str, object]]:
+    """Every run's settings and the data, checked before any run trains or any file is written.
+
+    Returns:
+        The fingerprint of the training pool (``None`` for data sets USB reads itself).
+
+    Raises:
+        UserError: the first problem, naming the setting or file (the largest k is checked
+            against the pool, which bounds the others).
+    """
+    from .data.pool_check import forget_prepared
+    from .preflight import check_data
+    from .runner import validate_args
+
+    check_request(ks, seeds)
+    runs = [run_settings_for(config, out, settings, k, min(seeds)) for k in sorted(set(ks))]
+    for args in runs:
+        validate_args(args)
+    try:
+        fingerprints = check_data(runs[-1])
+    finally:
+        forget_prepared()  # each run checks its data again when it starts
+    return (fingerprints or {}).get("pool")
+
+
+def _trained_on(run_dir: str) -> Optional[Dict[str, object]]:
+    """The training pool's fingerprint a finished run recorded in results.json (older runs: ``None``)."""
+    import json
+
+    try:
+        with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as handle:
+            return (json.load(handle).get("data_fingerprint") or {}).get("pool")
+    except (OSError, ValueError):
+        return None
+
+
+def run_partition(config: str, out: str, settings: Dict[str, object],
+                  pool: Optional[Dict[str, object]] = None) -> Callable[[int, int], np.ndarray]:
+    """``partition(k, seed)``: a short ASD run of ``config`` with ``num_classes: k``, its pool partition.
+
+    Finished runs (``assignments.csv`` present) are reused, so a rerun continues, unless they
+    were trained on another pool than ``pool`` (:func:`check_runs`), which is refused.
+    """
+    from .data.pool_check import describe_change
     from .outputs.assignments import read_assignments_csv
     from .runner import main
 
     def partition(k: int, seed: int) -> np.ndarray:
         name = f"k{k}_seed{seed}"
         csv_path = os.path.join(out, name, "assignments.csv")
-        if not os.path.isfile(csv_path):
-            overrides = {**settings, "num_classes": k, "seed": seed, "save_dir": out, "save_name": name,
-                         "overwrite": True, "resume": False}
-            args = parse_config(["--c", config], extra_arguments=_extra_arguments, overrides=overrides)
-            if getattr(args, "adaptor", None) != "asd" and int(args.num_labels) != 0:
-                raise UserError(f"{config}: choose_k trains clustering runs; set adaptor: asd and num_labels: 0")
+        if os.path.isfile(csv_path):
+            recorded = _trained_on(os.path.join(out, name))
+            change = describe_change(recorded, pool) if recorded and pool else None
+            if change:
+                raise UserError(f"{os.path.join(out, name)} is a finished run on other data ({change}); its "
+                                "partition cannot be compared with this data: use another --out, or remove it")
+        else:
+            args = run_settings_for(config, out, settings, k, seed)
             print(f"[choose_k] k={k} seed={seed}: training {args.num_train_iter} iterations", flush=True)
             main(args)
         train = [p for p in read_assignments_csv(csv_path) if p.split == "train"][0]
@@ -226,7 +296,9 @@ def run_from_command_line(argv: Optional[List[str]] = None) -> int:
     if opts.data_dir is not None:
         settings["data_dir"] = opts.data_dir
     try:
-        scores = choose_k(opts.k, opts.seeds, run_partition(opts.c, opts.out, settings), opts.tolerance)
+        # Everything is checked before the first run: a mistake costs no training and leaves --out as it was.
+        pool = check_runs(opts.c, opts.out, settings, opts.k, opts.seeds)
+        scores = choose_k(opts.k, opts.seeds, run_partition(opts.c, opts.out, settings, pool), opts.tolerance)
     except UserError as error:
         return report(error, debug)
     os.makedirs(opts.out, exist_ok=True)

@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "--net_from_name", type=str2bool, default=False)
     _add(p, "--use_pretrain", type=str2bool, default=False)
     _add(p, "--pretrain_path", type=str, default="")
+    _add(p, "--pretrain_sha256", type=str, default=None,
+         help="SHA-256 (64 hex digits) the pretrain_path file must have; checked before anything is loaded")
     # learner
     _add(p, "-alg", "--algorithm", type=str, default="fixmatch")
     _add(p, "--use_cat", type=str2bool, default=True)
@@ -141,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also keep model_it<N>.pth at every checkpoint, not only latest_model.pth")
     p.add_argument("--resume_fallback", type=str2bool, nargs="?", const=True, default=False,
                    help="resume: if load_path is damaged, take the newest intact model_it<N>.pth next to it")
+    p.add_argument("--check_images", type=str2bool, nargs="?", const=True, default=True,
+                   help="decode every image file before training, so a damaged one is named first (False skips it)")
+    p.add_argument("--skip_bad_images", type=str2bool, nargs="?", const=True, default=False,
+                   help="leave out image files that cannot be decoded (listed in the log and results.json) "
+                   "instead of stopping")
     _add(p, "--adaptor", type=str, default=None,
          help="label-free adaptor composed with the learner: asd (or none)")
     _add(p, "--image_kind", type=str, default=None,
@@ -178,17 +185,34 @@ def _dest_types(parser: argparse.ArgumentParser) -> Dict[str, Callable]:
     return {a.dest: a.type for a in parser._actions if a.type is not None}
 
 
-def coerce_value(key: str, value: Any, kind: Callable, source: str) -> Any:
+def _nullable(parser: argparse.ArgumentParser) -> Set[str]:
+    """Keys whose default is ``None``: a YAML ``null`` leaves them unset; elsewhere it is a mistake."""
+    return {a.dest for a in parser._actions if a.default is None}
+
+
+def coerce_value(key: str, value: Any, kind: Callable, source: str, nullable: bool = True) -> Any:
     """Check a YAML value against its flag's type and convert it as argparse would.
 
     Integers are accepted where floats are expected; a float is not accepted
-    where an integer is expected unless it is integral; ``None`` is kept (USB
-    uses it for "unset").
+    where an integer is expected unless it is integral; ``None`` is kept where
+    the key may be unset (USB uses it for "unset": ``gpu``, ``load_path``, ...).
+
+    Args:
+        key: The key, for messages.
+        value: The YAML value.
+        kind: The flag's type.
+        source: Where the value comes from, for messages.
+        nullable: Whether ``None`` is a value of the key (its default is ``None``).
+
+    Raises:
+        ConfigError: naming the key, what it must be and what it got.
     """
-    if value is None:
-        return None
     expected = {int: "an integer", float: "a number", str: "a string"}.get(kind, getattr(kind, "__name__", "valid"))
     bad = ConfigError(f"{source}: key '{key}' must be {expected}, got {value!r} ({type(value).__name__})")
+    if value is None:
+        if nullable:
+            return None
+        raise bad
     if kind is int:
         if isinstance(value, bool):
             raise bad
@@ -235,12 +259,13 @@ def apply_yaml(
 ) -> None:
     """Set YAML keys on ``args``, type-checked; keys in ``keep`` (flags given on the command line) are left as given."""
     types = _dest_types(parser)
+    nullable = _nullable(parser)
     keep = set(keep)
     for key, value in data.items():
         if key in keep:
             continue
         if key in types:
-            value = coerce_value(key, value, types[key], source)
+            value = coerce_value(key, value, types[key], source, nullable=key in nullable)
         setattr(args, key, value)
 
 

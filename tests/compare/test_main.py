@@ -84,9 +84,23 @@ def test_bad_settings_exit_with_code_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_failed_cells_do_not_stop_the_grid_and_exit_1(tmp_path, capsys):
+def test_a_setting_every_cell_would_fail_on_is_refused_before_anything_is_written(tmp_path, capsys):
     config = write_grid_config(tmp_path / "grid.yaml", tmp_path / "out", labels=[40], classical=[])
-    assert run_from_command_line(["--c", config, "--set", "net=no_such_net"]) == 1
+    assert run_from_command_line(["--c", config, "--set", "net=no_such_net"]) == 2
+    err = capsys.readouterr().err
+    assert "key 'net': unknown net 'no_such_net'" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_cells_do_not_stop_the_grid_and_exit_1(tmp_path, capsys, monkeypatch):
+    from usb_asd.compare import execute
+
+    def fails(config_path, overrides):  # a cell that fails while it trains (what no check can foresee)
+        raise RuntimeError("the cell's process died")
+
+    monkeypatch.setattr(execute, "run_cell", fails)
+    config = write_grid_config(tmp_path / "grid.yaml", tmp_path / "out", labels=[40], classical=[])
+    assert run_from_command_line(["--c", config]) == 1
     captured = capsys.readouterr()
     assert captured.out.count("FAILED") == 2  # both learners tried
     assert "2 cell(s) failed" in captured.err and "fixmatch_gt40_seed0" in captured.err

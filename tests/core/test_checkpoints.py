@@ -29,8 +29,10 @@ def _args(tmp_path, **overrides):
 
 
 def _save(path, args, it=1):
-    save_checkpoint({"it": it, "model": {"w": torch.ones(64)}, checkpoints.SETTINGS_KEY: run_settings(args)},
-                    [str(path)])
+    """A checkpoint with every entry USB's load_model reads (small stand-ins for the states)."""
+    state = {key: {} for key in checkpoints.TRAINING_KEYS}
+    state.update(it=it, epoch=1, best_it=0, best_eval_acc=0.0, model={"w": torch.ones(64)})
+    save_checkpoint({**state, checkpoints.SETTINGS_KEY: run_settings(args)}, [str(path)])
 
 
 def _truncate(path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -162,3 +164,65 @@ def test_test_class_absent_from_train_is_an_error(tmp_path):
     with pytest.raises(DatasetFormatError) as info:
         load_image_folder(str(tmp_path))
     assert str(tmp_path / "test") in str(info.value) and "absent from train: c" in str(info.value)
+
+
+# ---- each file read once: links, loops, duplicates ------------------------------------
+
+def test_a_folder_link_back_up_is_not_followed_and_the_pool_does_not_grow(tmp_path, caplog):
+    write_class_tree(tmp_path, {"a": 3, "b": 2})
+    (tmp_path / "a" / "up").symlink_to("..")  # os.walk(followlinks=True) read the tree ~80 times over
+    (tmp_path / "b" / "self").symlink_to(".")
+    with caplog.at_level("WARNING", logger="usb_asd"):
+        splits = load_image_folder(str(tmp_path))
+    assert len(splits.train_images) == 5
+    assert "2 folder link(s) lead back to a folder above them and were not followed" in caplog.text
+
+
+def test_a_class_folder_that_is_a_link_is_read_once(tmp_path):
+    write_class_tree(tmp_path / "elsewhere", {"real": 2})
+    write_class_tree(tmp_path / "data", {"a": 1})
+    (tmp_path / "data" / "b").symlink_to(tmp_path / "elsewhere" / "real")
+    splits = load_image_folder(str(tmp_path / "data"))
+    assert relpaths(splits.train_images, tmp_path / "data") == ["a/img_0.png", "b/img_0.png", "b/img_1.png"]
+    np.testing.assert_array_equal(splits.train_targets, [0, 1, 1])
+
+
+def test_two_links_to_one_folder_are_one_error(tmp_path):
+    write_class_tree(tmp_path / "data", {"a": 2})
+    (tmp_path / "data" / "b").symlink_to(tmp_path / "data" / "a")
+    with pytest.raises(DatasetFormatError, match=r"'.*/data/b' is the same folder as '.*/data/a'.*read twice"):
+        load_image_folder(str(tmp_path / "data"))
+
+
+def test_the_same_file_twice_is_one_error_naming_both(tmp_path):
+    write_class_tree(tmp_path, {"a": 2, "b": 1})
+    (tmp_path / "b" / "copy.png").symlink_to(tmp_path / "a" / "img_0.png")
+    with pytest.raises(DatasetFormatError) as info:
+        load_image_folder(str(tmp_path))
+    message = str(info.value)
+    assert "1 image path(s) repeat a file already listed" in message and "b/copy.png" in message
+    assert "a/img_0.png" in message and "\n" not in message
+    (tmp_path / "b" / "copy.png").unlink()
+    os.link(tmp_path / "a" / "img_1.png", tmp_path / "b" / "hard.png")  # a hard link is the same file too
+    with pytest.raises(DatasetFormatError, match="repeat a file already listed"):
+        load_image_folder(str(tmp_path))
+
+
+def test_a_file_link_loop_and_a_broken_link_are_named(tmp_path):
+    write_loose_images(tmp_path, ["a.png", "b.png"])
+    (tmp_path / "x.png").symlink_to("y.png")
+    (tmp_path / "y.png").symlink_to("x.png")
+    with pytest.raises(DatasetFormatError, match=r"x\.png' is a symbolic link loop"):
+        load_image_folder(str(tmp_path), num_classes=2)
+    (tmp_path / "x.png").unlink()
+    (tmp_path / "y.png").unlink()
+    (tmp_path / "gone.png").symlink_to("nothing.png")
+    with pytest.raises(DatasetFormatError, match=r"gone\.png' is a broken symbolic link \(its target 'nothing\.png'"):
+        load_image_folder(str(tmp_path), num_classes=2)
+
+
+def test_something_other_than_a_file_is_named_not_read(tmp_path):
+    write_loose_images(tmp_path, ["a.png"])
+    os.mkfifo(tmp_path / "pipe.png")  # reading it would block forever
+    with pytest.raises(DatasetFormatError, match=r"pipe\.png' is not a regular file"):
+        load_image_folder(str(tmp_path), num_classes=1)

@@ -24,6 +24,7 @@ from .classical import cached_classical
 from .execute import CellJob, GridProgress, format_duration, read_cell_record, run_jobs
 from .grid import (
     DONE,
+    NEW,
     Cell,
     GridSpec,
     apply_flags,
@@ -109,6 +110,8 @@ def spec_from_args(opts: argparse.Namespace) -> GridSpec:
 def prepare_cell_configs(spec: GridSpec, cells: List[Cell], states: Dict[Cell, str], report_only: bool) -> None:
     """Write the config of every cell that will run; check those of finished cells against the grid.
 
+    Every check comes before the first write, so a refused grid leaves ``--out`` as it was.
+
     Args:
         spec: The grid.
         cells: Its cells.
@@ -116,6 +119,7 @@ def prepare_cell_configs(spec: GridSpec, cells: List[Cell], states: Dict[Cell, s
         report_only: Nothing will run: only check.
     """
     counts = {label: resolve_num_labels(spec, label) for label in spec.labels}
+    to_write = []
     for cell in cells:
         settings = cell_settings(spec, cell, counts[cell.labels])
         path = cell_config_path(spec.out, cell)
@@ -124,7 +128,46 @@ def prepare_cell_configs(spec: GridSpec, cells: List[Cell], states: Dict[Cell, s
             if os.path.isfile(path):
                 check_cell_config(path, settings)
         else:
-            write_cell_config(path, settings)
+            to_write.append((path, settings))
+    for path, settings in to_write:
+        write_cell_config(path, settings)
+
+
+def check_cells_can_run(spec: GridSpec, cells: List[Cell], states: Dict[Cell, str]) -> None:
+    """The checks every run makes before it writes, made once for the grid before anything is written.
+
+    Settings (once per learner, with and without ASD, and GPU) and the data (listing and a decode of
+    every image, once): a mistake that would fail every cell stops the command with one line instead
+    of failing cell after cell. What concerns one cell (its checkpoint) is left to that cell's run,
+    so the other cells still run.
+
+    Raises:
+        UserError: the first problem, naming the setting or file.
+    """
+    from ..cli import _extra_arguments
+    from ..config import parse_config
+    from ..data.pool_check import forget_prepared
+    from ..preflight import check_data
+    from ..runner import validate_args
+
+    to_run = [cell for cell in cells if states[cell] != DONE]
+    gpus = assign_gpus(to_run, spec.gpus)
+    counts = {label: resolve_num_labels(spec, label) for label in spec.labels}
+    seen, first = set(), None
+    for cell in to_run:
+        if (cell.learner, cell.is_asd, gpus[cell]) in seen:
+            continue
+        seen.add((cell.learner, cell.is_asd, gpus[cell]))
+        settings = {**cell_settings(spec, cell, counts[cell.labels]),
+                    **run_overrides(spec.out, cell, NEW, gpus[cell])}
+        args = parse_config([], extra_arguments=_extra_arguments, overrides=settings)
+        validate_args(args)
+        first = first or args
+    if first is not None:
+        try:
+            check_data(first)  # the grid's one data set
+        finally:
+            forget_prepared()  # each cell's run checks again in its own process
 
 
 def plan_jobs(spec: GridSpec, cells: List[Cell], states: Dict[Cell, str]) -> List[CellJob]:
@@ -209,6 +252,8 @@ def run_compare(spec: GridSpec, command: str, report_only: bool = False) -> int:
     cells = plan_cells(spec)
     check_cell_keys(spec, cells)
     states = {cell: cell_state(spec.out, cell) for cell in cells}
+    if not report_only:
+        check_cells_can_run(spec, cells, states)
     prepare_cell_configs(spec, cells, states, report_only)
     classical = cached_classical(spec.out, spec.dataset, spec.data_dir, spec.classical, spec.seeds,
                                  spec.setting("num_classes"))

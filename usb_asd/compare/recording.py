@@ -112,7 +112,8 @@ class RecordingMixin:
         return eval_dict
 
     def _record_evaluation(self, eval_dict: Dict[str, Any]) -> None:
-        folder = os.path.join(self.args.save_dir, self.args.save_name)
+        # The folder the run writes into now (a new run's incoming folder until its first checkpoint).
+        folder = os.path.join(self.save_dir, self.save_name)
         # EvaluationHook runs inside iteration self.it (0-based), after its update;
         # ResultsHook scores a run resumed at its end before the loop, when self.it counts them all.
         done = min(int(self.it) + 1, int(self.num_train_iter))

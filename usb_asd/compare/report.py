@@ -36,8 +36,8 @@ def grid_record(out: str, cell: Cell, record: Dict[str, Any]) -> Dict[str, Any]:
     Returns:
         ``cell``, ``learner``, ``labels``, ``num_labels``, ``seed``, ``acc``,
         ``nmi``, ``ari``, ``top1`` (``None`` for ASD cells, whose cluster ids
-        are not class ids), ``wall_s`` (of the last invocation that trained
-        the cell), ``iterations``, ``commit``, ``device``, ``run_dir``.
+        are not class ids), ``wall_s`` (training time over every invocation
+        that trained the cell), ``iterations``, ``commit``, ``device``, ``run_dir``.
     """
     return {
         "cell": cell.cell_id,

@@ -68,13 +68,15 @@ def run_settings(args) -> Dict[str, Any]:
     Returns:
         ``{algorithm, adaptor, supercm, net, num_classes, asd_num_instances, img_size}``;
         ``asd_num_instances`` is n_l as used (``0`` means 4k) for ASD runs, else ``None``.
+        ASD runs also record every other ``asd_*`` setting as given: the adaptor's
+        state (sample set, transition window, map) only means what it means under them.
     """
     adaptor = getattr(args, "adaptor", None)
     adaptor = None if adaptor in (None, "", "none", "None") else str(adaptor)
     n_l = None
     if adaptor == "asd":
         n_l = int(getattr(args, "asd_num_instances", 0) or 4 * int(args.num_classes))
-    return {
+    settings = {
         "algorithm": str(args.algorithm),
         "adaptor": adaptor,
         "supercm": bool(getattr(args, "supercm", False)) or args.algorithm == "supercm",
@@ -83,6 +85,12 @@ def run_settings(args) -> Dict[str, Any]:
         "asd_num_instances": n_l,
         "img_size": int(args.img_size),
     }
+    if adaptor == "asd":
+        # Read by prefix, so that core/ needs no import of the adaptor's key list.
+        settings.update({key: value for key, value in sorted(vars(args).items())
+                         if key.startswith("asd_") and key != "asd_num_instances"
+                         and (value is None or isinstance(value, (bool, int, float, str)))})
+    return settings
 
 
 def differing_settings(recorded: Optional[Dict[str, Any]], current: Dict[str, Any]) -> List[str]:
@@ -147,13 +155,50 @@ def intact_older_checkpoints(path: str) -> List[Tuple[str, int]]:
     return []
 
 
+#: What USB's ``load_model`` reads from a checkpoint: a file without them is not a training checkpoint.
+TRAINING_KEYS = ("model", "ema_model", "optimizer", "loss_scaler", "it", "epoch", "best_it", "best_eval_acc")
+
+#: The checkpoint key of the training pool's fingerprint (:func:`usb_asd.data.pool_check.pool_fingerprint`).
+DATA_KEY = "data_fingerprint"
+
+#: The checkpoint key of the seconds trained so far, over every resume.
+WALL_KEY = "wall_s"
+
+
+def describe_content(value: Any) -> str:
+    """A short description of what a file holds, for messages."""
+    if isinstance(value, dict):
+        keys = [str(k) for k in list(value)[:4]]
+        entries = "1 entry" if len(value) == 1 else f"{len(value)} entries"
+        return f"a dict of {entries} ({', '.join(keys)}{', ...' if len(value) > 4 else ''})"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def check_training_checkpoint(path: str, content: Any) -> Dict[str, Any]:
+    """``content`` if it is a training checkpoint USB can resume from, else one error saying what it is.
+
+    Raises:
+        CheckpointError: a plain state dict, a pretrained-weights file or anything else.
+    """
+    missing = [key for key in TRAINING_KEYS if not isinstance(content, dict) or key not in content]
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {path} (load_path) is not a training checkpoint: it holds {describe_content(content)}, "
+            f"without {', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}; resume: True continues a run "
+            "from its latest_model.pth; to start from weights alone, use use_pretrain: True with pretrain_path"
+        )
+    return content
+
+
 def read_checkpoint(path: str) -> Dict[str, Any]:
     """Load a checkpoint lazily (memory-mapped) for its small entries; CheckpointError if unreadable."""
     try:
         return torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        raise CheckpointError(f"checkpoint {path} (load_path) cannot be read: {type(error).__name__}: "
-                              f"{str(error).splitlines()[0] if str(error) else ''}") from error
+        from .pretrained import load_error_reason
+
+        raise CheckpointError(f"checkpoint {path} (load_path) cannot be read: {load_error_reason(error)}") from error
 
 
 def resume_checkpoint(args) -> str:
@@ -189,10 +234,40 @@ def resume_checkpoint(args) -> str:
                 f"checkpoint {path} (load_path) cannot be resumed from: {problem}. No intact older "
                 "model_it<N>.pth is next to it (keep_checkpoints: True keeps one at every checkpoint)"
             )
-    differences = differing_settings(read_checkpoint(path).get(SETTINGS_KEY), run_settings(args))
+    content = check_training_checkpoint(path, read_checkpoint(path))
+    differences = differing_settings(content.get(SETTINGS_KEY), run_settings(args))
     if differences:
         raise CheckpointError(
             f"checkpoint {path} (load_path) was saved by a run with other settings ({'; '.join(differences)}); "
             "resume with the settings it was saved with, or start a new run (resume: False)"
         )
     return path
+
+
+def check_resume_data(path: str, current: Dict[str, Dict[str, Any]]) -> None:
+    """Refuse to resume a checkpoint trained on other data than the run's (names what changed).
+
+    Args:
+        path: The checkpoint (``load_path``, as :func:`resume_checkpoint` chose it).
+        current: This run's fingerprints, ``{"pool": ..., "target": ...}``
+            (:func:`usb_asd.data.pool_check.pool_fingerprint`). Checkpoints saved before
+            fingerprints were recorded are not judged.
+
+    Raises:
+        CheckpointError: a recorded fingerprint differs.
+    """
+    from ..data.pool_check import describe_change
+
+    recorded = read_checkpoint(path).get(DATA_KEY)
+    if not isinstance(recorded, dict):
+        return
+    for part, fingerprint in current.items():
+        before = recorded.get(part)
+        change = describe_change(before, fingerprint) if isinstance(before, dict) else None
+        if change:
+            what = "training pool" if part == "pool" else "target data set (da_target_dataset)"
+            raise CheckpointError(
+                f"checkpoint {path} (load_path) was trained on another {what} ({change}); the state it holds "
+                "(sampled instances, cluster map, per-image statistics) belongs to those images. Resume on the "
+                "data it was trained on, or start a new run (resume: False)"
+            )

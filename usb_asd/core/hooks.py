@@ -95,6 +95,8 @@ class ResultsHook(Hook):
 
     def before_run(self, algorithm) -> None:
         self._start = time.perf_counter()
+        # Checkpoints record the training time from here on (PluginLearnerMixin.trained_seconds).
+        algorithm.run_started_at = self._start
         self._final: Dict[str, Any] = {}
         self._step_times: list = []
         self._iter_times: list = []
@@ -119,7 +121,9 @@ class ResultsHook(Hook):
     def after_run(self, algorithm) -> None:
         if algorithm.distributed and algorithm.rank % algorithm.ngpus_per_node != 0:
             return
-        record = build_results_record(algorithm, self._final, time.perf_counter() - self._start)
+        # A resumed run adds its time to that of the runs before it (recorded in the checkpoint).
+        seconds = getattr(algorithm, "resumed_wall_s", 0.0) + time.perf_counter() - self._start
+        record = build_results_record(algorithm, self._final, seconds)
         record["median_step_s"] = float(statistics.median(self._step_times)) if self._step_times else None
         # Mean, not median: periodic work (ASD's re-clustering, redraws) belongs in the cost.
         record["mean_iter_s"] = float(statistics.fmean(self._iter_times)) if self._iter_times else None
@@ -192,6 +196,8 @@ def build_results_record(algorithm, final_eval: Dict[str, Any], wall_s: float) -
         "device": str(algorithm.device),
         "world_size": int(args.world_size) if algorithm.distributed else 1,
         "config": getattr(args, "c", ""),
+        "data_fingerprint": getattr(args, "data_fingerprint", None),
+        "skipped_images": list(getattr(args, "skipped_images", None) or []),
         "commit": git_commit(),
         "machine": machine_info(),
     }

@@ -10,6 +10,7 @@ evaluation and results.json.
 from __future__ import annotations
 
 import os
+import time
 from inspect import signature
 from typing import Dict, List, Tuple, Type
 
@@ -21,7 +22,8 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, p
 from tqdm.auto import tqdm
 
 from ..config import ConfigError
-from ..data.registry import DATASETS, load_splits
+from ..data.pool_check import run_splits
+from ..data.registry import DATASETS
 from ..data.usb_datasets import build_domain_adaptation_datasets, build_usb_datasets
 from ..data.transforms import IMAGE_KINDS
 from ..device import cuda_calls_to, resolve_device, to_device
@@ -29,9 +31,10 @@ from ..metrics import clustering_scores
 from .progress import ProgressBarHook
 from .hooks import DeviceTimerHook, ResultsHook, StepEndStampHook
 from .checkpoint_codec import decode, encode
-from .checkpoints import SETTINGS_KEY, CheckpointError, run_settings, save_checkpoint
+from .checkpoints import DATA_KEY, SETTINGS_KEY, WALL_KEY, CheckpointError, run_settings, save_checkpoint
 from .divergence import LossGuardHook, WeightGuardHook, all_finite, model_tensors, raise_diverged
 from .resume import ResumableSampler, capture_rng_state, restore_rng_state, resumable_loader
+from .run_folder import RunFolder
 
 #: USB learners the plugin composes with, for image data on CPU and CUDA.
 SUPPORTED_LEARNERS: Tuple[str, ...] = (
@@ -75,30 +78,17 @@ class PluginLearnerMixin:
             return super().set_dataset()
         if self.rank != 0 and self.distributed:
             torch.distributed.barrier()
-        splits = load_splits(self.args.dataset, self.args.data_dir, self.args.num_classes)
+        # The splits the run's checks decoded (usb_asd.preflight), without files skip_bad_images left out.
+        skipped = getattr(self.args, "skipped_images", None) or ()
+        splits = run_splits(self.args.dataset, self.args.data_dir, self.args.num_classes, skipped)
         num_labels = int(self.args.num_labels or 0)
-        # Training on labels needs one output per class; a label-free run may ask
-        # for any number of clusters (ACC / NMI / ARI handle k != #classes).
-        if num_labels != 0 and splits.num_classes != self.args.num_classes:
-            raise ConfigError(
-                f"num_classes is {self.args.num_classes} but dataset '{self.args.dataset}' has "
-                f"{splits.num_classes} classes; set num_classes: {splits.num_classes}"
-            )
-        kind = getattr(self.args, "image_kind", None) or DATASETS[self.args.dataset].kind
-        if kind not in IMAGE_KINDS:
-            raise ConfigError(f"image_kind must be one of {IMAGE_KINDS}, got {kind!r}")
-        if num_labels == 0 and self.requires_labelled_split():
-            raise ConfigError(
-                f"num_labels is 0 but learner '{self.args.algorithm}' trains on a labelled split; "
-                "give num_labels > 0, or let a label-free adaptor (e.g. ASD) build the labels"
-            )
-        if num_labels == 0:
-            check_cluster_count(self.args, len(splits.train_targets) + len(splits.extra_train_images or ()))
+        kind = check_data_fits(self.args, splits, self.requires_labelled_split())
         # Items are built by learner name; a learner may ask for another's layout.
         item_layout = getattr(self, "dataset_algorithm", None) or self.args.algorithm
         target_name = getattr(self.args, "da_target_dataset", None)
         if target_name:
-            target = load_splits(target_name, self.args.da_target_data_dir or self.args.data_dir, self.args.num_classes)
+            target = run_splits(target_name, self.args.da_target_data_dir or self.args.data_dir,
+                                self.args.num_classes, skipped)
             dataset_dict = build_domain_adaptation_datasets(
                 splits, target, item_layout, kind, img_size=self.args.img_size, crop_ratio=self.args.crop_ratio,
                 num_labels=num_labels, seed=self.args.seed,
@@ -197,25 +187,68 @@ class PluginLearnerMixin:
         save_dict = super().get_save_dict()
         save_dict["rng"] = encode(capture_rng_state())
         save_dict[SETTINGS_KEY] = run_settings(self.args)
+        fingerprint = getattr(self.args, "data_fingerprint", None)
+        if fingerprint:
+            save_dict[DATA_KEY] = fingerprint
+        save_dict[WALL_KEY] = self.trained_seconds()
         return save_dict
+
+    def trained_seconds(self) -> float:
+        """Seconds of training so far, over this run and the runs it resumes (``wall_s`` of results.json)."""
+        started = getattr(self, "run_started_at", None)
+        now = 0.0 if started is None else time.perf_counter() - started
+        return float(getattr(self, "resumed_wall_s", 0.0)) + now
+
+    def use_run_folder(self, folder: RunFolder) -> None:
+        """Write into ``folder.current`` until the first checkpoint takes over the run folder (:mod:`.run_folder`)."""
+        self.run_folder = folder
+        self.save_dir, self.save_name = os.path.split(folder.current)
 
     def save_model(self, save_name, save_path):
         """USB's save, written atomically (the previous file stays until the new one is whole).
 
         Refuses non-finite weights, so a diverged run never overwrites its last good checkpoint.
+        The first ``latest_model.pth`` of a new run puts the run in place of the earlier one
+        (:meth:`RunFolder.commit`); later saves go to the run folder itself.
         """
         if not all_finite(model_tensors(self.model) + model_tensors(self.ema_model)):
             raise_diverged(self, "the weights to be checkpointed are not finite", {})
+        folder = getattr(self, "run_folder", None)
+        if folder is not None:
+            save_path = folder.resolve(save_path)  # hooks computed it from the folder before the swap
         names = [save_name]
         if save_name == "latest_model.pth" and getattr(self.args, "keep_checkpoints", False):
             names.append(f"model_it{self.it + 1}.pth")
         paths = [os.path.join(save_path, name) for name in names]
         save_checkpoint(self.get_save_dict(), paths, setting="save_dir")
+        if folder is not None and not folder.committed and save_name == "latest_model.pth":
+            self._take_over_run_folder(folder)
+            paths = [os.path.join(folder.final, name) for name in names]
         for path in paths:
             self.print_fn(f"model saved: {path}")
         if save_name == "latest_model.pth" or getattr(self, "last_checkpoint", None) is None:
             # USB stores it + 1 at a checkpoint: the iterations it holds.
             self.last_checkpoint = (paths[0], int(self.it) + 1)
+
+    def _take_over_run_folder(self, folder: RunFolder) -> None:
+        """Swap the new run in (:meth:`RunFolder.commit`) and write there from now on.
+
+        The log file's handle follows the renamed folder; TensorBoard's writer reopens its
+        file by name at each flush, so it is closed before the swap and opened again after.
+        """
+        tb = getattr(self, "tb_log", None)
+        writer = getattr(tb, "writer", None) if tb is not None and getattr(tb, "use_tensorboard", False) else None
+        relative = os.path.relpath(writer.log_dir, folder.current) if writer is not None else None
+        if writer is not None:
+            writer.close()
+        try:
+            folder.commit()
+        finally:
+            self.save_dir, self.save_name = os.path.split(folder.current)
+            if writer is not None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                tb.writer = SummaryWriter(os.path.join(folder.current, relative))
 
     def load_model(self, load_path):
         with cuda_calls_to(self.device):
@@ -229,6 +262,8 @@ class PluginLearnerMixin:
                     "it was probably saved by a run with other settings (algorithm, adaptor, net, num_classes, "
                     "img_size): resume with those, or start a new run (resume: False)"
                 ) from error
+        # Training time of the runs before this one; wall_s adds this run's (older checkpoints: unknown, 0).
+        self.resumed_wall_s = float(checkpoint.get(WALL_KEY, 0.0) or 0.0)
         if "rng" in checkpoint:
             # A checkpoint of this plugin. USB stores epoch + 1 even mid-epoch;
             # continue inside the epoch instead (USB's "it" counts the completed
@@ -294,28 +329,77 @@ class PluginLearnerMixin:
 
 
 def check_cluster_count(args, pool_size: int) -> None:
-    """Refuse a clustering run that asks for more clusters than the data can hold, naming ``num_classes``.
+    """Refuse a clustering run that asks for more clusters than the data can hold, naming the real bound.
 
     Args:
-        args: The run's settings (``num_classes``; ``adaptor`` and ``asd_num_instances`` for ASD).
+        args: The run's settings (``num_classes``; ``adaptor``, ``asd_num_instances`` and
+            ``asd_instances_per_slot`` for ASD, which draws ``m x n_l`` images of the pool per round,
+            ``n_l = 4 x num_classes`` unless ``asd_num_instances`` is set).
         pool_size: Images in the training pool.
 
     Raises:
-        ConfigError: ``num_classes`` above the pool size, or (ASD, ``asd_num_instances: 0``) its
-            derived ``4 x num_classes`` sampled instances above the pool size.
+        ConfigError: ``num_classes`` (or ASD's draw) above what the pool holds, with the largest
+            value that fits.
     """
     k = int(args.num_classes)
     where = f"dataset '{args.dataset}' ({args.data_dir})" if args.dataset == "folder" else f"dataset '{args.dataset}'"
+    if getattr(args, "adaptor", None) == "asd":
+        m = max(1, int(getattr(args, "asd_instances_per_slot", 1) or 1))
+        given = int(getattr(args, "asd_num_instances", 0) or 0)
+        per_slot = f" x asd_instances_per_slot ({m})" if m > 1 else ""
+        if not given and 4 * k * m > pool_size:
+            largest = pool_size // (4 * m)
+            other = (f", or keep num_classes: {k} and set asd_num_instances between {k} and {pool_size // m}"
+                     if k <= pool_size // m else "")
+            raise ConfigError(
+                f"num_classes is {k} but {where} has {pool_size} training images: ASD draws 4 x num_classes"
+                f"{per_slot} = {4 * k * m} images per round, so num_classes can be at most {largest}{other}"
+            )
+        if given and given * m > pool_size:
+            raise ConfigError(
+                f"asd_num_instances ({given}){per_slot} = {given * m} images per round, but {where} has "
+                f"{pool_size} training images; use asd_num_instances <= {pool_size // m}"
+            )
     if k > pool_size:
         raise ConfigError(f"num_classes is {k} but {where} has {pool_size} training images; "
-                          f"ask for at most num_classes: {pool_size} clusters")
-    asd = getattr(args, "adaptor", None) == "asd"
-    if asd and not getattr(args, "asd_num_instances", 0) and 4 * k > pool_size:
+                          f"num_classes can be at most {pool_size}")
+
+
+def check_data_fits(args, splits, needs_labelled_split: bool) -> str:
+    """The checks of a run's settings against its data; the augmentation kind to use.
+
+    Args:
+        args: The run's settings.
+        splits: The data set (:class:`~usb_asd.data.splits.ImageSplits`).
+        needs_labelled_split: Whether the learner trains on USB's labelled split (a label-building
+            adaptor says no).
+
+    Returns:
+        ``image_kind`` as the run uses it.
+
+    Raises:
+        ConfigError: ``num_classes`` against the data set's classes or pool, ``image_kind``, or
+            ``num_labels: 0`` for a learner that needs labels.
+    """
+    num_labels = int(args.num_labels or 0)
+    # Training on labels needs one output per class; a label-free run may ask
+    # for any number of clusters (ACC / NMI / ARI handle k != #classes).
+    if num_labels != 0 and splits.num_classes != args.num_classes:
         raise ConfigError(
-            f"num_classes is {k}: ASD samples 4 x num_classes = {4 * k} images per round but {where} has "
-            f"{pool_size} training images; use num_classes <= {pool_size // 4}, or set asd_num_instances "
-            f"between {k} and {pool_size}"
+            f"num_classes is {args.num_classes} but dataset '{args.dataset}' has "
+            f"{splits.num_classes} classes; set num_classes: {splits.num_classes}"
         )
+    kind = getattr(args, "image_kind", None) or DATASETS[args.dataset].kind
+    if kind not in IMAGE_KINDS:
+        raise ConfigError(f"image_kind must be one of {IMAGE_KINDS}, got {kind!r}")
+    if num_labels == 0 and needs_labelled_split:
+        raise ConfigError(
+            f"num_labels is 0 but learner '{args.algorithm}' trains on a labelled split; "
+            "give num_labels > 0, or let a label-free adaptor (e.g. ASD) build the labels"
+        )
+    if num_labels == 0:
+        check_cluster_count(args, len(splits.train_targets) + len(splits.extra_train_images or ()))
+    return kind
 
 
 #: The scores of an evaluation, each key prefixed by its split (``eval/acc``).

@@ -1,4 +1,4 @@
-"""Checks made before a run writes anything: a run that cannot do what it says, a folder it cannot write.
+"""Checks made before a run writes anything: a run that cannot do what it says, a checkpoint it cannot resume.
 
 Called by :mod:`usb_asd.runner`; each check raises a :class:`UserError`
 naming the setting at fault, so ``train.py`` prints one line and exits 2.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 
 from ..config import ConfigError
-from .atomic_io import ensure_writable_dir, remove_stale_temporaries
 from .checkpoints import resume_checkpoint
 
 log = logging.getLogger("usb_asd")
@@ -108,16 +107,3 @@ def check_run_is_sound(args) -> None:
     warn_if_ema_lags(args)
     if getattr(args, "resume", False) and getattr(args, "load_path", None):
         args.load_path = resume_checkpoint(args)
-
-
-def prepare_save_folder(save_path: str) -> None:
-    """Create the run's folder (``save_dir/save_name``), check it is writable, clear killed writes' leftovers.
-
-    Raises:
-        WriteError: A file is in the way, the place is read-only, the disk is full (names ``save_dir``).
-    """
-    ensure_writable_dir(save_path, "save_dir")
-    removed = remove_stale_temporaries(save_path)
-    if removed:
-        log.warning("removed %d temporary file(s) an interrupted write left in %s: %s",
-                    len(removed), save_path, ", ".join(removed))

@@ -13,19 +13,31 @@ Layout (a) is chosen whenever ``<data_dir>/train`` is a folder; without
 ``<data_dir>/test`` the train split is also the test split. Inside a split there
 are either class folders (searched recursively for images) or images directly in
 the split folder, never both. Images are returned as sorted file paths and
-decoded later by :func:`usb_asd.data.image_io.load_image`.
+decoded later by :func:`usb_asd.data.image_io.load_image` (a run decodes every
+one before training: :mod:`usb_asd.data.pool_check`).
+
+Each file is read once: folder links are followed once per real folder (a link
+back to a folder above is skipped with a warning; a second link to a folder
+already read is an error), and two paths to the same file (links, hard links)
+are an error naming them, so the pool never grows silently. A symbolic link
+loop or a broken link among the images is an error naming it.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import stat
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from usb_asd.config import ConfigError
-from usb_asd.data.image_io import ImageReadError
 from usb_asd.data.splits import UNKNOWN_TARGET, DatasetFormatError, ImageSplits
+
+log = logging.getLogger("usb_asd")
 
 FOLDER_NAME = "folder"
 
@@ -45,25 +57,141 @@ def _is_image(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _images_under(folder: str) -> List[str]:
-    """All image files below ``folder``, recursively, skipping hidden entries.
+#: What a folder must hold besides its layout: each image once, as a file.
+_ONCE = "each image once, as a regular file or a symbolic link to one"
+
+
+@dataclass
+class _Walk:
+    """The state of reading one split: real folders already read, and links skipped because they loop.
 
     Args:
-        folder: A class folder.
+        split_dir: The split folder.
+        folders: Real path of each folder read -> the path it was first read under.
+        loops: Folder links that lead back to a folder above them (not followed).
+    """
+
+    split_dir: str
+    folders: Dict[str, str] = field(default_factory=dict)
+    loops: List[str] = field(default_factory=list)
+
+    def enter(self, path: str, ancestors: Tuple[str, ...]) -> Optional[str]:
+        """The real path of folder ``path`` if it is to be read, ``None`` for a loop.
+
+        Raises:
+            DatasetFormatError: the folder was already read under another path (two links to it).
+        """
+        real = os.path.realpath(path)
+        if real in ancestors:
+            # A link to a folder above (class_a/up -> ..): following it would read the tree again.
+            self.loops.append(path)
+            return None
+        if real in self.folders:
+            raise DatasetFormatError(
+                FOLDER_NAME, self.split_dir, _ONCE,
+                f"'{path}' is the same folder as '{self.folders[real]}' (a symbolic link to it); its images "
+                "would be read twice: remove the extra link",
+            )
+        self.folders[real] = path
+        return real
+
+
+def _image_stat(split_dir: str, path: str) -> os.stat_result:
+    """The ``stat`` of the file an image path names, following links; one error for anything but a file.
+
+    Raises:
+        DatasetFormatError: a symbolic link loop, a broken link, something other than a
+            regular file (a FIFO would block the reader), or a file the OS refuses to stat.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            problem = f"'{path}' is a symbolic link loop (following it leads back to it); remove or fix the link"
+        elif error.errno == errno.ENOENT and os.path.islink(path):
+            problem = (f"'{path}' is a broken symbolic link (its target {os.readlink(path)!r} does not exist); "
+                       "remove or fix the link")
+        else:
+            problem = f"cannot read '{path}': {error.strerror or error}"
+        raise DatasetFormatError(FOLDER_NAME, split_dir, _ONCE, problem) from error
+    if not stat.S_ISREG(info.st_mode):
+        raise DatasetFormatError(FOLDER_NAME, split_dir, _ONCE, f"'{path}' is not a regular file")
+    return info
+
+
+def _entries(split_dir: str, folder: str) -> List[os.DirEntry]:
+    """The visible entries of ``folder``, sorted by name."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as error:
+        raise DatasetFormatError(FOLDER_NAME, split_dir, _LAYOUT,
+                                 f"cannot list '{folder}': {error.strerror or error}") from error
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    """Whether an entry is a folder, following links (a broken link or a link loop is not)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _images_under(folder: str, walk: _Walk, ancestors: Tuple[str, ...]) -> List[Tuple[str, os.stat_result]]:
+    """All image files below ``folder``, recursively, skipping hidden entries; each real folder read once.
+
+    Args:
+        folder: A class folder (already entered in ``walk``).
+        walk: The split's reading state.
+        ancestors: Real paths of ``folder`` and the folders above it, up to the split folder.
 
     Returns:
-        Unsorted image paths.
+        ``[(path, stat)]`` in walk order.
     """
     found = []
-    for root, dirs, files in os.walk(folder, followlinks=True):
-        # Pruning in place keeps os.walk out of hidden folders (.git, .ipynb_checkpoints).
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found.extend(os.path.join(root, f) for f in files if _is_image(f))
+    pending = [(folder, ancestors)]
+    while pending:
+        current, above = pending.pop()
+        for entry in _entries(walk.split_dir, current):
+            if _is_folder(entry):
+                real = walk.enter(entry.path, above)
+                if real is not None:
+                    pending.append((entry.path, above + (real,)))
+            elif _is_image(entry.name):
+                found.append((entry.path, _image_stat(walk.split_dir, entry.path)))
     return found
+
+
+def _refuse_duplicates(split_dir: str, files: List[Tuple[str, os.stat_result]]) -> None:
+    """One error when two listed paths are the same file (links to one file, hard links).
+
+    Raises:
+        DatasetFormatError: naming the first pair and how many paths repeat a file.
+    """
+    first: Dict[Tuple[int, int], str] = {}
+    repeats = []
+    for path, info in sorted(files):
+        key = (info.st_dev, info.st_ino)
+        if key in first:
+            repeats.append((first[key], path))
+        else:
+            first[key] = path
+    if repeats:
+        a, b = repeats[0]
+        raise DatasetFormatError(
+            FOLDER_NAME, split_dir, _ONCE,
+            f"{len(repeats)} image path(s) repeat a file already listed (first: '{b}' is the same file as "
+            f"'{a}', real path '{os.path.realpath(b)}'); the pool would hold those images twice: remove the "
+            "extra links or copies",
+        )
 
 
 def _scan_split(split_dir: str) -> Tuple[List[str], Optional[List[str]], np.ndarray]:
     """Read one split folder.
+
+    Folder links are followed once per real folder: a link back to a folder above is
+    skipped (with a warning), a second link to a folder already read is an error, and
+    so is the same file listed twice.
 
     Args:
         split_dir: The split folder (``train``, ``test`` or the single tree).
@@ -75,15 +203,29 @@ def _scan_split(split_dir: str) -> Tuple[List[str], Optional[List[str]], np.ndar
 
     Raises:
         DatasetFormatError: Loose images next to class folders, a class folder with
-            no images, or no images at all.
+            no images, no images at all, a file or folder reached twice, a symbolic
+            link loop or broken link among the images.
     """
-    with os.scandir(split_dir) as entries:
-        visible = [e for e in entries if not e.name.startswith(".")]
-    loose = [e.path for e in visible if e.is_file() and _is_image(e.name)]
-    subdirs = sorted(e.name for e in visible if e.is_dir())
-    class_images: Dict[str, List[str]] = {
-        d: _images_under(os.path.join(split_dir, d)) for d in subdirs
-    }
+    walk = _Walk(split_dir)
+    root = os.path.realpath(split_dir)
+    walk.folders[root] = split_dir
+    visible = _entries(split_dir, split_dir)
+    loose = [(e.path, _image_stat(split_dir, e.path)) for e in visible
+             if _is_image(e.name) and not _is_folder(e)]
+    subdirs: List[str] = []
+    class_images: Dict[str, List[Tuple[str, os.stat_result]]] = {}
+    for entry in visible:
+        if not _is_folder(entry):
+            continue
+        real = walk.enter(entry.path, (root,))
+        if real is None:
+            continue
+        subdirs.append(entry.name)
+        class_images[entry.name] = _images_under(entry.path, walk, (root, real))
+    if walk.loops:
+        log.warning("dataset 'folder': %d folder link(s) lead back to a folder above them and were not "
+                    "followed (each image is read once): %s", len(walk.loops), ", ".join(walk.loops[:5]))
+    _refuse_duplicates(split_dir, loose + [item for name in subdirs for item in class_images[name]])
 
     if loose:
         with_images = [d for d in subdirs if class_images[d]]
@@ -95,7 +237,7 @@ def _scan_split(split_dir: str) -> Tuple[List[str], Optional[List[str]], np.ndar
                 f"mixed layout: {len(loose)} images directly in the folder and class "
                 f"folders with images ({', '.join(with_images[:5])}); use one or the other",
             )
-        paths = sorted(loose)
+        paths = sorted(path for path, _ in loose)
         return paths, None, np.full(len(paths), UNKNOWN_TARGET, dtype=np.int64)
 
     if not subdirs:
@@ -110,7 +252,7 @@ def _scan_split(split_dir: str) -> Tuple[List[str], Optional[List[str]], np.ndar
             f"class folders without images: {', '.join(empty)}",
         )
     pairs = sorted(
-        (path, index) for index, name in enumerate(subdirs) for path in class_images[name]
+        (path, index) for index, name in enumerate(subdirs) for path, _ in class_images[name]
     )
     return [p for p, _ in pairs], subdirs, np.asarray([t for _, t in pairs], dtype=np.int64)
 
@@ -142,27 +284,6 @@ def _reindex(
     return lookup[targets] if len(targets) else targets
 
 
-def check_readable(paths: List[str]) -> None:
-    """Open every image's header, so an unreadable file is named before training, not mid-run.
-
-    Reads headers only (``PIL.Image.open`` is lazy), about a tenth of a millisecond a file.
-
-    Raises:
-        ImageReadError: naming the first file PIL cannot identify (an empty,
-            truncated-header or non-image file).
-    """
-    from PIL import Image
-
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                image.size  # noqa: B018  (the header is parsed by open)
-        except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
-            raise ImageReadError(
-                f"cannot read image '{path}' ({type(exc).__name__}: {exc}); remove or replace the file"
-            ) from exc
-
-
 def load_image_folder(data_dir: str, num_classes: Optional[int] = None) -> ImageSplits:
     """Load a folder of images to cluster.
 
@@ -185,8 +306,8 @@ def load_image_folder(data_dir: str, num_classes: Optional[int] = None) -> Image
 
     Raises:
         DatasetFormatError: Missing folder, no images, mixed layout, an empty class
-            folder, or test class folders that train lacks.
-        ImageReadError: A file whose header PIL cannot read.
+            folder, test class folders that train lacks, a file or folder reached twice
+            through links, a symbolic link loop or a broken link.
         ConfigError (a ValueError): ``num_classes`` missing for unlabelled images, not a positive
             integer, or different from the number of class folders.
     """
@@ -216,7 +337,6 @@ def load_image_folder(data_dir: str, num_classes: Optional[int] = None) -> Image
         test_paths, test_classes, test_targets = train_paths, train_classes, train_targets
     else:
         test_paths, test_classes, test_targets = _scan_split(test_dir)
-    check_readable(train_paths if test_dir == train_dir else train_paths + test_paths)
 
     # Train's class folders define the indices; test is mapped onto them by name so a
     # test split missing a class still lines up. Unlabelled train: test's folders decide.
