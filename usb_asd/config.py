@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from .budget import int_or_auto
 from .errors import UserError
 
 
@@ -84,10 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--use_aim", type=str2bool, nargs="?", const=True, default=False)
     # training
     _add(p, "--epoch", type=int, default=1)
-    _add(p, "--num_train_iter", type=int, default=20, help="total number of training iterations")
+    _add(p, "--num_train_iter", type=int_or_auto, default=20,
+         help="total number of training iterations, or auto (from the pool's size: usb_asd.budget)")
     _add(p, "--num_warmup_iter", type=int, default=0, help="cosine linear warmup iterations")
-    _add(p, "--num_eval_iter", type=int, default=10, help="evaluation frequency")
-    _add(p, "--num_log_iter", type=int, default=5, help="logging frequency")
+    _add(p, "--num_eval_iter", type=int_or_auto, default=10, help="evaluation frequency (auto: a quarter of the run)")
+    _add(p, "--num_log_iter", type=int_or_auto, default=5, help="logging frequency (auto: every 1/20 of the run)")
     _add(p, "-nl", "--num_labels", type=int, default=400)
     _add(p, "-bsz", "--batch_size", type=int, default=8)
     _add(p, "--uratio", type=int, default=1, help="unlabelled to labelled batch size ratio")
@@ -151,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "--adaptor", type=str, default=None,
          help="label-free adaptor composed with the learner: asd (or none)")
     _add(p, "--image_kind", type=str, default=None,
-         help="augmentation policy: natural or glyph (default: the dataset's)")
+         help="augmentation policy: natural, glyph, or auto (read from the images; default: the dataset's)")
     _add(p, "--da_target_dataset", type=str, default=None,
          help="domain adaptation: unlabelled target dataset (dataset: is the labelled source); "
          "the target feeds the unlabelled batch and the evaluation")

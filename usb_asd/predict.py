@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -68,11 +69,13 @@ def read_checkpoint(load_path: str) -> dict:
     return checkpoint
 
 
-def build_model(settings: dict) -> torch.nn.Module:
+def build_model(settings: dict, num_instances: Optional[int] = None) -> torch.nn.Module:
     """The run's network, rebuilt as its learner built it (learner, adaptor and regulariser wrappers).
 
     Args:
         settings: The checkpoint's ``usb_asd_run`` entry.
+        num_instances: ASD's ``n_l`` as the run resolved it (its default follows the pool's size),
+            read from the checkpoint's weights; None rebuilds it from the settings alone.
     """
     from semilearn.core.utils import get_net_builder
 
@@ -93,6 +96,8 @@ def build_model(settings: dict) -> torch.nn.Module:
         from .asd.adaptor import asd_settings_from_args
 
         shell.asd_settings = asd_settings_from_args(args)
+        if num_instances is not None:
+            shell.asd_settings = replace(shell.asd_settings, num_instances=int(num_instances))
     return shell.set_model()
 
 
@@ -100,8 +105,9 @@ def load_model(load_path: str, device: torch.device) -> Tuple[torch.nn.Module, d
     """The run's final (EMA) model in eval mode on ``device``, and its settings."""
     checkpoint = read_checkpoint(load_path)
     settings = checkpoint[SETTINGS_KEY]
-    model = build_model(settings)
     state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in checkpoint["ema_model"].items()}
+    prototypes = state.get("instance_head.prototypes")
+    model = build_model(settings, None if prototypes is None else prototypes.shape[0])
     model.load_state_dict(state)
     return model.to(device).eval(), settings
 

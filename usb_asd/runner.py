@@ -25,6 +25,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from . import plugin
+from .budget import resolve_run_budget
 from .config import ConfigError
 from .core.pretrained import PretrainedNetBuilder
 from .core.run_folder import RunFolder, recover
@@ -147,6 +148,9 @@ def main(args: argparse.Namespace, extra_mixins: Tuple[type, ...] = ()) -> Optio
     for done in recover(save_path):
         log.warning("save folder %s: %s", save_path, done)
     try:
+        filled = resolve_run_budget(args)
+        if filled:
+            log.info("auto budget: %s", ", ".join(f"{k} {v}" for k, v in filled.items()))
         validate_args(args)
         check_run(args)
         folder = plan_run_folder(args)

@@ -37,7 +37,7 @@ def test_asd_freematch_clusters_digits_with_no_labels(tmp_path, make_digits_conf
     assert on_disk["val_size"] == 288 and 0.0 <= on_disk["val_acc"] <= 1.0 and 0.0 <= on_disk["val_nmi"] <= 1.0
     log = (tmp_path / "run" / "log.txt").read_text()
     assert "train/asd_labels_ready: 1.0000" in log  # cluster labels were built and used
-    assert "40 sampled instances (no labels)" in log
+    assert "100 sampled instances (no labels)" in log  # n_l = 10k
 
 
 def test_asd_needs_no_labels_at_all(tmp_path, make_digits_config):
@@ -104,10 +104,11 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag):
 
 def test_settings_of_a_checkpoint_written_before_recluster_lag_existed_are_synchronous(make_digits_config):
     from usb_asd.asd.adaptor import asd_settings_from_args
+    from usb_asd.asd.pipeline import default_num_instances
 
     args = parse_config(make_digits_config(**ASD), extra_arguments=_extra_arguments)
     del args.asd_recluster_lag  # what predict rebuilds from an older checkpoint's saved settings
-    assert asd_settings_from_args(args).num_instances == 4 * args.num_classes  # built, no AttributeError
+    assert asd_settings_from_args(args).num_instances == default_num_instances(args.num_classes)  # built, no AttributeError
 
 
 def test_recluster_lag_must_end_before_the_next_recluster_and_not_meet_posterior_labels(tmp_path, make_digits_config):
@@ -118,13 +119,13 @@ def test_recluster_lag_must_end_before_the_next_recluster_and_not_meet_posterior
     assert not (tmp_path / "run").exists()
 
 
-def test_instance_consistency_option_trains_on_unlabelled_images(tmp_path, make_digits_config):
+def test_the_instance_objective_trains_on_every_unlabelled_batch(tmp_path, make_digits_config):
     _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_train_iter": 12, "num_eval_iter": 12,
-                               "num_log_iter": 5, "asd_instance_ssl_ratio": 1.0, "asd_instance_p_cutoff": 0.0}))
+                               "num_log_iter": 5}))
     log = (tmp_path / "run" / "log.txt").read_text()
-    # With a 0 threshold every unlabelled image contributes: mask 1 and a non-zero loss.
-    assert "train/asd_instance_mask: 1.0000" in log
-    assert "train/asd_instance_ssl_loss: 0.0000" not in log
+    losses = [float(x.split(",")[0]) for x in log.split("train/asd_instance_ssl_loss: ")[1:]]
+    # A swapped-prediction loss at most about ln(n_l) (the default n_l = 10k = 100 here).
+    assert losses and all(0.0 < loss <= np.log(100) + 0.5 for loss in losses)
 
 
 def test_asd_may_ask_for_more_clusters_than_classes(tmp_path, make_digits_config):
@@ -163,6 +164,9 @@ def test_transitions_across_views_feed_the_map(tmp_path, make_digits_config):
         _run(make_digits_config(**{**ASD, "asd_transitions": "epochs"}))
     with pytest.raises(ValueError, match="does not use; set asd_transitions: visits"):
         _run(make_digits_config(**{**ASD, "algorithm": "pseudolabel", "asd_transitions": "views"}))
+    # auto (the default) reads views where the learner has them and visits where it has not.
+    record = _run(make_digits_config(**{**ASD, "algorithm": "pseudolabel", "asd_transitions": "auto"}))
+    assert 0.0 <= record["acc"] <= 1.0
 
 
 def test_posterior_redraw_labels_run_end_to_end(tmp_path, make_digits_config):
@@ -220,7 +224,7 @@ def test_m_images_per_instance_class_train_on_their_slot_and_its_cluster(tmp_pat
     """asd_instances_per_slot: 2 with a redraw every iteration: 80 entries, 2 per instance class."""
     args = parse_config(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_train_iter": 12, "num_eval_iter": 12,
                                               "asd_warmup_iter": 4, "asd_cluster_iter": 4, "asd_round_iter": 1,
-                                              "asd_instances_per_slot": 2,
+                                              "asd_instances_per_slot": 2, "asd_num_instances": 40,
                                               # weak -> strong moves: a map from the first steps (visits need revisits)
                                               "asd_transitions": "views"}), extra_arguments=_extra_arguments)
     record = main(args, extra_mixins=(CheckEntryTargets,))

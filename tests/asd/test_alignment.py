@@ -127,3 +127,27 @@ def test_relative_stopping_rule_keeps_the_digits_plan_and_tightens_with_more_slo
     cost = instance_slot_cost(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)))
     plan = sinkhorn_plan(cost, 0.05, stop_thr=relative_stop_threshold(1e-6, 400), warn=False)
     assert np.linalg.norm(plan.sum(axis=0) - 1 / 400) * np.sqrt(400) < 1e-6 * np.sqrt(40) * 1.0001
+
+
+def test_select_for_slots_gives_each_slot_its_cheapest_distinct_candidate():
+    from usb_asd.asd.alignment import select_for_slots
+
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(1.0, 5.0, (12, 4))
+    for slot, candidate in enumerate((7, 2, 11, 5)):
+        cost[candidate, slot] = 0.01
+    chosen = select_for_slots(cost, reg=0.01)
+    assert chosen.tolist() == [7, 2, 11, 5]
+    # In general: the injective choice of largest transported mass, where every slot receives
+    # the mass of m / n candidates (not the cheapest candidates: a slot that many candidates
+    # fit passes some on to others).
+    for seed in range(5):
+        cost = np.random.default_rng(seed).uniform(0.0, 3.0, (15, 5))
+        chosen = select_for_slots(cost, reg=0.05)
+        plan = sinkhorn_plan(cost, 0.05)
+        np.testing.assert_allclose(plan.sum(axis=0), 1 / 5, atol=1e-4)
+        rows, cols = linear_sum_assignment(plan, maximize=True)
+        assert len(set(chosen.tolist())) == 5
+        assert plan[chosen, np.arange(5)].sum() >= plan[rows, cols].sum() - 1e-9
+    with pytest.raises(ValueError, match="fewer candidates"):
+        select_for_slots(np.ones((3, 4)))

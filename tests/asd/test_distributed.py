@@ -165,3 +165,33 @@ def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config)
     # Evaluation (at iteration 20) ran on rank 0 only; its scores reached results.json.
     assert glob.glob(str(tmp_path / "run" / "predict_rank0_*")) and not glob.glob(str(tmp_path / "run" / "predict_rank1_*"))
     assert record["acc"] is not None
+
+
+def _sinkhorn_worker(rank, world_size, url, out_dir):
+    from usb_asd.asd.balanced_targets import sinkhorn_equipartition
+    from usb_asd.asd.distributed import sum_over_ranks
+
+    dist.init_process_group("gloo", init_method=url, world_size=world_size, rank=rank)
+    try:
+        scores = torch.load(os.path.join(out_dir, "scores.pt"))
+        part = scores[rank * 30:(rank + 1) * 30]  # each rank holds half of the global batch
+        reduce = sum_over_ranks()
+        assert reduce is not None
+        torch.save(sinkhorn_equipartition(part, all_reduce=reduce), os.path.join(out_dir, f"targets{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+@needs_no_cuda
+def test_two_ranks_spread_the_global_batch_as_one_process_spreads_it(tmp_path):
+    from usb_asd.asd.balanced_targets import sinkhorn_equipartition
+
+    scores = torch.nn.functional.normalize(torch.randn(60, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    scores = scores @ scores[:12].t()  # 60 images scored against 12 classes, unevenly
+    torch.save(scores, tmp_path / "scores.pt")
+    mp.spawn(_sinkhorn_worker, nprocs=2, args=(2, f"tcp://127.0.0.1:{free_port()}", str(tmp_path)))
+    together = torch.cat([torch.load(tmp_path / f"targets{r}.pt") for r in (0, 1)])
+    torch.testing.assert_close(together, sinkhorn_equipartition(scores), atol=1e-5, rtol=1e-5)
+    # Neither half alone is balanced; the two together are.
+    share = together.sum(dim=0) / 60 * 12
+    assert torch.all((share - 1).abs() < 0.05)

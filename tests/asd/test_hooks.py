@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from usb_asd.asd.hooks import ASDRoundHook
+from usb_asd.asd.label_gate import MapAgreementGate
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
 
 
@@ -43,7 +44,7 @@ def _maps_per_iteration(lag, iterations=40, cluster_iter=6):
     args = SimpleNamespace(asd_warmup_iter=4, asd_cluster_iter=cluster_iter, asd_recluster_lag=lag,
                            asd_round_iter=10)
     algorithm = _Algorithm(args=args, it=0, asd_builder=builder, num_train_iter=iterations, log_dict={},
-                           started=[], applied=[])
+                           started=[], applied=[], asd_gate=MapAgreementGate(0.9, 4), print_fn=lambda _: None)
     hook = ASDRoundHook()
     hook.before_run(algorithm)
     rng = np.random.default_rng(0)  # the same transitions whatever the lag
@@ -64,7 +65,7 @@ def test_a_lagged_map_applies_exactly_lag_steps_after_its_snapshot(lag):
     sync, sync_algorithm = _maps_per_iteration(0)
     lagged, algorithm = _maps_per_iteration(lag)
     assert sync_algorithm.started == [] and sync_algorithm.applied == []
-    # Snapshots after iterations 6, 12, ... (warm-up 4), each applied `lag` iterations later.
+    # Snapshots after iterations 6, 12, ... (from the start), each applied `lag` iterations later.
     assert algorithm.started == [6, 12, 18, 24, 30, 36]
     assert algorithm.applied == [t + lag for t in algorithm.started if t + lag <= 40]
     for i in range(40):  # after iteration i + 1, the map is the synchronous one of iteration i + 1 - lag

@@ -14,6 +14,8 @@ from usb_asd.asd.mapping import (
     _match_ids,
     _partition_medoids,
     cluster_posterior,
+    default_neighbours,
+    neighbour_graph,
     random_mapping,
     spectral_distance,
 )
@@ -430,3 +432,59 @@ def test_vectorised_medoid_update_equals_the_loop_to_the_bit(seed):
     partition = rng.integers(0, k, n)
     partition[partition == 0] = 1  # an empty cluster: filled with the farthest class by both
     np.testing.assert_array_equal(_partition_medoids(dist, partition, k), _partition_medoids_loop(dist, partition, k))
+
+
+# ---- the neighbour graph the spectral distance is computed on ---------------------
+
+
+def _groups_under_dense_noise(seed: int, groups: int = 10, size: int = 10, noise: float = 2.0):
+    """Planted groups whose own links (half the pairs, 2-6) are outweighed in total by weak noise to every class.
+
+    Per class: about 4.5 links of 4 within its group (18) against 90 links of
+    about 1 to the others (90): every class's strongest links are its own group's.
+    """
+    rng = np.random.default_rng(seed)
+    n = groups * size
+    truth = np.repeat(np.arange(groups), size)
+    same = truth[:, None] == truth[None, :]
+    linked = same & (rng.uniform(size=(n, n)) < 0.5)
+    sim = np.where(linked, rng.uniform(2.0, 6.0, (n, n)), np.where(same, 0.0, rng.uniform(0.0, noise, (n, n))))
+    sim = 0.5 * (sim + sim.T)
+    np.fill_diagonal(sim, 0.0)
+    return sim, truth
+
+
+def test_neighbour_graph_keeps_each_classes_strongest_links_symmetrically():
+    sim = np.array([[0, 5, 1, 2], [5, 0, 3, 0], [1, 3, 0, 4], [2, 0, 4, 0]], dtype=float)
+    graph = neighbour_graph(sim, 1)
+    # top-1: 0->1, 1->0, 2->3, 3->2; the union is symmetric, weights unchanged.
+    expected = np.zeros((4, 4))
+    expected[0, 1] = expected[1, 0] = 5
+    expected[2, 3] = expected[3, 2] = 4
+    np.testing.assert_array_equal(graph, expected)
+    np.testing.assert_array_equal(neighbour_graph(sim, 3), sim)
+    assert default_neighbours(100, 10) == 5 and default_neighbours(40, 10) == 2 and default_neighbours(3, 10) == 1
+    with pytest.raises(ValueError, match="neighbours"):
+        neighbour_graph(sim, 0)
+
+
+def test_spectral_mapper_recovers_groups_that_dense_noise_hides():
+    from sklearn.metrics import adjusted_rand_score
+
+    dense_scores = []
+    for seed in range(5):
+        sim, truth = _groups_under_dense_noise(seed)
+        labels = InstanceClusterMapper(10, seed=0, distance="spectral").fit(sim)
+        assert adjusted_rand_score(truth, labels) > 0.95
+        # The same k-Medoids on the dense graph's embedding merges and splits groups.
+        dist = spectral_distance(sim, 10)
+        dense_scores.append(adjusted_rand_score(truth, _kmedoids_labels(dist, 10)))
+    assert max(dense_scores) < 0.9
+
+
+def _kmedoids_labels(dist: np.ndarray, k: int) -> np.ndarray:
+    """BUILD then the alternate iterations on a precomputed distance (the mapper's cold start)."""
+    from sklearn_extra.cluster import KMedoids
+
+    medoids = KMedoids(k, metric="precomputed", method="alternate", init="build").fit(dist).medoid_indices_
+    return _alternate(dist, np.asarray(medoids, dtype=np.int64), 300)[0]

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from usb_asd.asd.feature_clusters import feature_spectral
-from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
+from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder, default_num_instances, resolve_draw_factor
 
 
 def _builder(**kw):
@@ -382,7 +382,7 @@ def test_m_per_slot_is_refused_where_it_has_no_meaning():
         _builder(instances_per_slot=0)
     with pytest.raises(ValueError, match="asd_redraw_labels: slot and asd_sampler: uniform only"):
         _builder(instances_per_slot=2, redraw_labels="posterior")
-    with pytest.raises(ValueError, match=r"4 x 6\) must not exceed the number of unlabelled samples \(20\)"):
+    with pytest.raises(ValueError, match=r"4 x 6 x 1\) must not exceed the number of unlabelled samples \(20\)"):
         _builder(instances_per_slot=6)
 
 
@@ -392,3 +392,69 @@ def test_checkpoints_written_before_m_existed_load_as_m_1():
     _builder().load_state_dict(state)
     with pytest.raises(ValueError, match="ASD settings differ"):
         _builder(instances_per_slot=2).load_state_dict(state)
+
+
+# ---- more candidates than entries (asd_draw_factor) ------------------------------------------------
+def test_a_draw_of_c_candidates_per_entry_keeps_the_best_fitting_one_for_each_slot():
+    b = _builder(draw_factor=3)  # 4 slots, 12 candidates of a pool of 20
+    first = b.draw()
+    assert first.shape == (12,) and len(set(first)) == 12
+    assert b.place(first).tolist() == first[:4].tolist()  # no head to fit yet: the first four
+    new = b.draw()
+    # Candidates 1, 4, 7 and 10 are each confidently one slot; the others are spread.
+    log_probs = np.log(np.full((12, 4), 0.25))
+    for candidate, slot in ((1, 2), (4, 0), (7, 3), (10, 1)):
+        log_probs[candidate] = np.log(np.where(np.arange(4) == slot, 0.97, 0.01))
+    slots = b.place(new, log_probs)
+    assert slots.tolist() == [new[4], new[10], new[1], new[7]]
+
+
+def test_where_the_one_to_one_placement_mislabels_the_draw_factor_finds_images_of_the_slot():
+    # Slots 0-1 are cluster A, 2-3 cluster B. A draw of 4 holding three A images must put one in a
+    # B slot; with 3x the candidates each slot gets an image predicted as itself.
+    rng = np.random.default_rng(0)
+    wrong = {1: 0, 3: 0}
+    for factor in (1, 3):
+        b = _builder(draw_factor=factor)
+        b.place(b.draw())
+        new = b.draw()
+        is_a = rng.uniform(size=len(new)) < 0.75
+        is_a[:4] = [True, True, True, False]
+        log_probs = np.log(np.where(is_a[:, None], [0.45, 0.45, 0.05, 0.05], [0.05, 0.05, 0.45, 0.45]))
+        slots = b.place(new, log_probs)
+        a_images = set(new[is_a].tolist())
+        wrong[factor] = sum((int(s) in a_images) != (j < 2) for j, s in enumerate(slots))
+    assert wrong[1] == 1 and wrong[3] == 0
+
+
+def test_the_draw_factor_is_refused_where_it_has_no_meaning():
+    with pytest.raises(ValueError, match="asd_draw_factor must be >= 1"):
+        _builder(draw_factor=0)
+    with pytest.raises(ValueError, match="asd_draw_factor: 2 selects candidates by OT"):
+        _builder(draw_factor=2, alignment="none")
+    with pytest.raises(ValueError, match=r"4 x 1 x 6\) must not exceed"):
+        _builder(draw_factor=6)
+
+
+def test_the_default_draw_factor_follows_the_pool():
+    # auto: 4 candidates per entry where the pool holds them, fewer on a small pool, 1 where the draw cannot select.
+    assert resolve_draw_factor("auto", 4000, 100) == 4
+    assert resolve_draw_factor("auto", 250, 100) == 2
+    assert resolve_draw_factor("auto", 150, 100) == 1
+    assert resolve_draw_factor("auto", None, 100) == 4
+    assert resolve_draw_factor("auto", 4000, 100, selects=False) == 1
+    assert resolve_draw_factor(3, 10, 100) == 3  # an integer is the user's: the builder refuses it if too large
+
+
+def test_the_default_number_of_instance_classes_overclusters_within_the_pool():
+    assert default_num_instances(10) == 100 and default_num_instances(10, 4000) == 100
+    assert default_num_instances(1000) == 4000  # capped at 4,000 and never below the paper's 4k
+    assert default_num_instances(2000) == 8000
+    assert default_num_instances(3, 20) == 12  # half of 20 is 10, below 4k = 12: the floor holds
+    assert default_num_instances(3, 60) == 30 and default_num_instances(8, 480) == 80
+    for k, n in ((3, 20), (10, 150), (10, 4000), (50, 1000)):
+        n_l = default_num_instances(k, n)
+        assert 4 * k <= n_l and (n_l <= n // 2 or n_l == 4 * k)
+        # the builder accepts the default and its auto draw factor on that pool
+        ClusterLabelBuilder(ASDSettings(num_clusters=k, num_instances=n_l,
+                                        draw_factor=resolve_draw_factor("auto", n, n_l)), num_samples=n)

@@ -41,7 +41,12 @@ def test_shipped_grid_config_holds_the_issue_grid():
     assert spec.learners == ["fixmatch", "freematch", "flexmatch", "softmatch"]
     assert spec.labels == [0, 40] and spec.seeds == [0, 1, 2] and spec.num_train_iter == 2000
     assert spec.dataset == "digits" and spec.setting("net") == "cnn_small" and spec.setting("lr") == 0.1
-    assert spec.asd["asd_warmup_iter"] == 200 and spec.learner_settings["flexmatch"]["thresh_warmup"] is True
+    assert spec.learner_settings["flexmatch"]["thresh_warmup"] is True
+    # The grid's ASD cells run the shipped default chain: every ASD key as in the digits config.
+    from usb_asd.config import load_yaml
+
+    default = load_yaml(os.path.join(REPO, "config", "asd_freematch_digits.yaml"))
+    assert spec.asd and {key: default[key] for key in spec.asd} == spec.asd
     assert len(plan_cells(spec)) == 24
 
 

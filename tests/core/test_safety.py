@@ -63,8 +63,9 @@ def test_a_run_whose_first_map_comes_after_its_last_step_is_refused(tmp_path, ma
     with pytest.raises(ConfigError, match=r"after step 9 .*asd_recluster_lag \(3\).*num_train_iter \(8\)"):
         _run(make_digits_config(**{**ASD, "asd_cluster_iter": 6}, num_train_iter=8, asd_warmup_iter=5,
                                 asd_recluster_lag=3))
+    # No lag: the first map comes after step 8, the last one.
     with pytest.raises(ConfigError, match=r"after step 8 .*num_train_iter \(8\)"):
-        _run(make_digits_config(**{**ASD, "asd_cluster_iter": 4}, num_train_iter=8, asd_warmup_iter=5))
+        _run(make_digits_config(**{**ASD, "asd_cluster_iter": 8}, num_train_iter=8, asd_warmup_iter=5))
     assert not (tmp_path / "run").exists()
 
 

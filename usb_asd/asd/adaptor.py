@@ -26,42 +26,57 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ..budget import int_or_auto
 from ..config import PluginArgument
 from ..core.checkpoint_codec import decode, encode
 from ..data.eval_view import EvalView
 from ..nets.two_head import TwoHeadNet, unwrap
 from .feature_clusters import FEATURE_CLUSTERINGS
 from .mapping import DISTANCES
-from .distributed import make_label_builder
-from .pipeline import ALIGNMENTS, MAPPINGS, REDRAW_LABELS, SAMPLERS, ASDSettings
+from .distributed import make_label_builder, sum_over_ranks
+from .pipeline import (ALIGNMENTS, MAPPINGS, REDRAW_LABELS, SAMPLERS, ASDSettings, default_num_instances,
+                       resolve_draw_factor)
+from .instance_objective import BalancedInstanceObjective
+from .label_gate import MapAgreementGate
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
 #: Where class transitions are read (``asd_transitions``): an image's argmax at
 #: successive visits (SoC's tracking), or its weak view's argmax -> its strong view's in one batch.
-TRANSITION_SOURCES = ("visits", "views")
+TRANSITION_SOURCES = ("views", "visits", "auto")
 
 
 #: The adaptor's config keys. Defaults suit the digits embedded default.
 ASD_ARGUMENTS: List[PluginArgument] = [
-    PluginArgument("--asd_num_instances", int, 0, "n_l, instances sampled per round; 0 means 4k"),
+    PluginArgument("--asd_num_instances", int, 0,
+                   "n_l, instance classes (and instances sampled per round); 0 means default_num_instances(k)"),
+    PluginArgument("--asd_draw_factor", int_or_auto, "auto",
+                   "c: a round draws c x as many candidates as entries and OT keeps the best-fitting one per entry "
+                   "(1: every drawn image is placed, the paper's draw; auto: 4, or fewer where the pool is small)"),
     PluginArgument("--asd_instances_per_slot", int, 1,
                    "m, images per instance class and draw (m * n_l drawn; 1: the paper's one image per class)"),
     PluginArgument("--asd_sampler", str, "uniform", f"one of {SAMPLERS}"),
     PluginArgument("--asd_alignment", str, "ot", f"one of {ALIGNMENTS}: Sinkhorn alignment of new instances to slots"),
     PluginArgument("--asd_ot_reg", float, 0.05, "Sinkhorn entropic regularisation (relative to the largest cost)"),
-    PluginArgument("--asd_window", int, 50, "N_b, batches of transitions remembered"),
-    PluginArgument("--asd_round_iter", int, 500, "N_t, iterations between redraws of the sample set"),
-    PluginArgument("--asd_cluster_iter", int, 50, "iterations between k-Medoids re-clusterings"),
+    PluginArgument("--asd_window", int, 200, "N_b, batches of transitions remembered"),
+    PluginArgument("--asd_round_iter", int_or_auto, 100, "N_t, iterations between redraws of the sample set"),
+    PluginArgument("--asd_cluster_iter", int_or_auto, 50, "iterations between k-Medoids re-clusterings"),
     PluginArgument("--asd_recluster_lag", int, 0,
                    "L: a re-clustering started after iteration t runs in a background worker on a snapshot "
                    "and its map applies after iteration t + L (0: at once, in the step; must be < asd_cluster_iter)"),
-    PluginArgument("--asd_warmup_iter", int, 200, "iterations before cluster labels are built and the learner's loss is on"),
+    PluginArgument("--asd_warmup_iter", int_or_auto, 1000,
+                   "the latest step at which the learner's cluster labels switch on (earlier once maps agree)"),
+    PluginArgument("--asd_switch_ari", float, 0.9,
+                   "cluster labels switch on at the first re-clustering whose map agrees with the previous one "
+                   "at this adjusted Rand index (above 1: only at asd_warmup_iter)"),
     PluginArgument("--asd_instance_loss_ratio", float, 1.0, "weight of the instance head's cross-entropy"),
-    PluginArgument("--asd_instance_ssl_ratio", float, 0.0,
-                   "weight of the instance head's weak->strong consistency on unlabelled images (0: off)"),
-    PluginArgument("--asd_instance_p_cutoff", float, 0.95, "confidence threshold of that consistency"),
-    PluginArgument("--asd_transitions", str, "visits",
-                   f"one of {TRANSITION_SOURCES}: argmax moves between an image's visits, or weak -> strong view"),
+    PluginArgument("--asd_instance_ssl_ratio", float, 1.0,
+                   "weight of the instance head's swapped prediction of balanced (Sinkhorn) targets on every "
+                   "unlabelled batch (0: off, the instance head then learns from the sampled instances only)"),
+    PluginArgument("--asd_freeze_prototypes_iter", int, 100,
+                   "iterations during which the instance head's prototypes get no gradient (the features are random)"),
+    PluginArgument("--asd_transitions", str, "auto",
+                   f"one of {TRANSITION_SOURCES}: argmax moves from an image's weak view to its strong view, or "
+                   "between its visits (SoC); auto: views for learners with a strong view, else visits"),
     PluginArgument("--asd_mapping", str, "ctt",
                    f"one of {MAPPINGS}: instance->cluster map by class transitions (ASD), random (ablation), "
                    "or a clustering of the pool's features (asd_feature_clustering; not the paper's)"),
@@ -84,8 +99,13 @@ ASD_UNSUPPORTED_LEARNERS = {
 }
 
 
-def asd_settings_from_args(args) -> ASDSettings:
-    """Check the ASD keys of a run and build :class:`ASDSettings`."""
+def asd_settings_from_args(args, num_samples: Optional[int] = None) -> ASDSettings:
+    """Check the ASD keys of a run and build :class:`ASDSettings`.
+
+    Args:
+        args: The run's settings.
+        num_samples: The pool's size where known (``asd_draw_factor: auto`` follows it).
+    """
     if args.algorithm in ASD_UNSUPPORTED_LEARNERS:
         raise ValueError(
             f"adaptor: asd cannot drive algorithm '{args.algorithm}': {ASD_UNSUPPORTED_LEARNERS[args.algorithm]}"
@@ -113,7 +133,13 @@ def asd_settings_from_args(args) -> ASDSettings:
         raise ValueError(f"asd_transitions must be one of {TRANSITION_SOURCES}, got {args.asd_transitions!r}")
     if args.asd_warmup_iter < 0:
         raise ValueError(f"asd_warmup_iter must be >= 0, got {args.asd_warmup_iter}")
-    n_l = args.asd_num_instances or 4 * args.num_classes
+    if not args.asd_switch_ari >= 0:
+        raise ValueError(f"asd_switch_ari must be >= 0, got {args.asd_switch_ari}")
+    if args.asd_instance_ssl_ratio < 0 or args.asd_freeze_prototypes_iter < 0:
+        raise ValueError("asd_instance_ssl_ratio and asd_freeze_prototypes_iter must be >= 0, got "
+                         f"{args.asd_instance_ssl_ratio} and {args.asd_freeze_prototypes_iter}")
+    n_l = args.asd_num_instances or default_num_instances(args.num_classes, num_samples)
+    m = getattr(args, "asd_instances_per_slot", 1)  # checkpoints from before the key: 1
     return ASDSettings(
         num_clusters=args.num_classes,
         num_instances=n_l,
@@ -125,7 +151,11 @@ def asd_settings_from_args(args) -> ASDSettings:
         kmedoids_distance=args.asd_kmedoids_distance,
         redraw_labels=args.asd_redraw_labels,
         feature_clustering=args.asd_feature_clustering,
-        instances_per_slot=getattr(args, "asd_instances_per_slot", 1),  # checkpoints from before the key: 1
+        instances_per_slot=m,
+        # auto selects candidates only where OT places the draw (the other variants place every drawn image).
+        draw_factor=resolve_draw_factor(getattr(args, "asd_draw_factor", 1), num_samples, m * n_l,
+                                        args.asd_sampler == "uniform" and args.asd_alignment == "ot"
+                                        and args.asd_redraw_labels == "slot"),
         seed=args.seed,
     )
 
@@ -145,7 +175,12 @@ class ASDAdaptorMixin:
 
     def __init__(self, args, net_builder, tb_log=None, logger=None, **kwargs) -> None:
         self.asd_settings = asd_settings_from_args(args)
-        if args.asd_transitions == "views" and "x_ulb_s" not in signature(self.train_step).parameters:
+        has_strong_view = "x_ulb_s" in signature(self.train_step).parameters
+        # Resolved here, not written back into args: the checkpoint compares args as given.
+        self.asd_transition_source = args.asd_transitions
+        if args.asd_transitions == "auto":
+            self.asd_transition_source = "views" if has_strong_view else "visits"
+        if self.asd_transition_source == "views" and not has_strong_view:
             raise ValueError(
                 f"asd_transitions: views reads the strong unlabelled view (x_ulb_s), which algorithm "
                 f"'{args.algorithm}' does not use; set asd_transitions: visits"
@@ -160,9 +195,14 @@ class ASDAdaptorMixin:
         dataset_dict = super().adapt_datasets(dataset_dict)
         pool = dataset_dict["train_ulb"]
         self.asd_pool = pool
+        self.asd_settings = asd_settings_from_args(self.args, num_samples=len(pool))
         self.asd_eval_transform = dataset_dict["eval"].transform
         # One state across ranks in a distributed run (.distributed); the plain builder otherwise.
         self.asd_builder = make_label_builder(self.asd_settings, len(pool))
+        self.asd_gate = MapAgreementGate(self.args.asd_switch_ari, self.args.asd_warmup_iter)
+        self.asd_objective = BalancedInstanceObjective(
+            self.asd_settings.num_instances, self.args.batch_size * self.args.uratio, sum_over_ranks()
+        )
         self.asd_table = SlotTable(self.asd_settings.num_entries, self.args.asd_round_iter)
         with_strong = "x_lb_s" in signature(self.train_step).parameters
         dataset_dict["train_lb"] = SlotDataset(pool, self.asd_table, self.asd_settings.num_clusters, with_strong)
@@ -239,8 +279,8 @@ class ASDAdaptorMixin:
         self.register_hook(ASDRoundHook(), "ASDRoundHook", "VERY_HIGH")
 
     def asd_labels_ready(self) -> bool:
-        """Whether the learner trains on cluster labels yet (warm-up over and a mapping exists)."""
-        return self.it >= self.args.asd_warmup_iter and self.asd_builder.slot_clusters is not None
+        """Whether the learner trains on cluster labels yet (the gate is on and a mapping exists)."""
+        return self.asd_gate.is_on(self.it) and self.asd_builder.slot_clusters is not None
 
     def labelled_targets_ready(self) -> bool:
         return self.asd_labels_ready()
@@ -337,6 +377,8 @@ class ASDAdaptorMixin:
     def get_save_dict(self):
         save_dict = super().get_save_dict()
         save_dict["asd"] = encode(self.asd_builder.state_dict())
+        save_dict["asd_objective"] = encode(self.asd_objective.state_dict())
+        save_dict["asd_gate"] = encode(self.asd_gate.state_dict())
         return save_dict
 
     def load_model(self, load_path):
@@ -344,4 +386,9 @@ class ASDAdaptorMixin:
         if "asd" not in checkpoint:
             raise ValueError(f"checkpoint {load_path!r} has no ASD state: it was not saved by an adaptor: asd run")
         self.asd_builder.load_state_dict(decode(checkpoint["asd"]))
+        if "asd_objective" not in checkpoint:
+            raise ValueError(f"checkpoint {load_path!r} has no state of ASD's instance objective: it was written "
+                             "by an earlier version of usb-asd, whose instance stage differs; start a new run")
+        self.asd_objective.load_state_dict(decode(checkpoint["asd_objective"]), self.device)
+        self.asd_gate.load_state_dict(decode(checkpoint["asd_gate"]))
         return checkpoint

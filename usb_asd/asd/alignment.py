@@ -172,6 +172,49 @@ def align_to_slots(
     return slot_of_instance
 
 
+def select_for_slots(
+    cost: np.ndarray,
+    reg: float = 0.05,
+    num_iter_max: int = 1000,
+    stop_thr: float = 1e-6,
+) -> np.ndarray:
+    """The best-fitting candidate for each slot, from more candidates than slots.
+
+    The Sinkhorn plan between ``m`` candidates (mass ``1/m`` each) and ``n <= m``
+    slots (mass ``1/n`` each: every slot receives the mass of ``m / n``
+    candidates) is rounded to an injective choice of one candidate per slot,
+
+    .. math:: \tau = \arg\max_{\tau \text{ injective}} \sum_j P_{\tau(j), j},
+
+    (Hungarian, ``linear_sum_assignment`` on the ``m x n`` plan); the ``m - n``
+    candidates no slot chose are left out. With ``m = n`` this is
+    :func:`align_to_slots` read the other way. Drawing more candidates than
+    slots lets each instance class receive an image that belongs to it, where a
+    one-to-one placement of exactly ``n`` uniform draws must put some images in
+    another class's slots (a draw holds each class's images only in proportion
+    on average).
+
+    Args:
+        cost: ``(m, n)`` candidate-to-slot cost with ``m >= n``.
+        reg: Entropic regularisation, relative to the largest cost.
+        num_iter_max: Maximum Sinkhorn iterations.
+        stop_thr: Stopping threshold, relative to the marginals (:func:`relative_stop_threshold`).
+
+    Returns:
+        ``candidate_of_slot``: ``int64`` array ``(n,)`` of distinct candidate rows.
+    """
+    cost = _as_cost(cost)
+    m, n = cost.shape
+    if m < n:
+        raise ValueError(f"cost has fewer candidates ({m}) than slots ({n}); each slot needs its own candidate")
+    plan = sinkhorn_plan(cost, reg, num_iter_max=num_iter_max, stop_thr=relative_stop_threshold(stop_thr, n),
+                         warn=False)
+    rows, cols = linear_sum_assignment(plan, maximize=True)
+    candidate_of_slot = np.empty(n, dtype=np.int64)
+    candidate_of_slot[cols] = rows
+    return candidate_of_slot
+
+
 #: Number of slots at which :func:`relative_stop_threshold` equals the threshold given
 #: (digits' default n_l = 4k = 40, where the absolute 1e-6 was chosen and measured).
 STOP_REFERENCE_SLOTS = 40

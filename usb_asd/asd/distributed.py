@@ -38,7 +38,7 @@ brought to the host.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -48,7 +48,7 @@ from .background import FinishedJob
 from .pipeline import ASDSettings, ClusterLabelBuilder
 from .scale import check_scale
 
-__all__ = ["SharedLabelBuilder", "make_label_builder", "distributed_world", "gather_pairs"]
+__all__ = ["SharedLabelBuilder", "make_label_builder", "distributed_world", "gather_pairs", "sum_over_ranks"]
 
 
 def distributed_world() -> Tuple[int, int]:
@@ -56,6 +56,20 @@ def distributed_world() -> Tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def _all_reduce_sum(tensor: torch.Tensor) -> None:
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+
+
+def sum_over_ranks() -> Optional[Callable[[torch.Tensor], None]]:
+    """An in-place sum over the ranks of the default group (on the tensor's device), or None in one process.
+
+    The per-batch transport's column masses (:mod:`.balanced_targets`) go through
+    it, so the instance classes share the global batch equally.
+    """
+    _, world_size = distributed_world()
+    return _all_reduce_sum if world_size > 1 else None
 
 
 def make_label_builder(settings: ASDSettings, num_samples: int) -> ClusterLabelBuilder:
@@ -183,7 +197,7 @@ class SharedLabelBuilder(ClusterLabelBuilder):
         """Rank 0's draw; elsewhere a placeholder that :meth:`place` replaces with rank 0's slots."""
         if self.computes:
             return super().draw(features)
-        return np.arange(self.settings.num_entries, dtype=np.int64)
+        return np.arange(self.settings.num_candidates, dtype=np.int64)
 
     def place(self, instances: np.ndarray, log_probs: Optional[np.ndarray] = None) -> np.ndarray:
         """Rank 0 places its draw (OT) and broadcasts; every rank returns rank 0's slots."""

@@ -139,6 +139,43 @@ def top_eigenvectors(matrix: np.ndarray, dim: int) -> np.ndarray:
     return vectors
 
 
+def neighbour_graph(similarity: np.ndarray, neighbours: int) -> np.ndarray:
+    """Keep each class's ``neighbours`` strongest similarities (the union, so the result stays symmetric).
+
+    .. math:: W_{ab} = S_{ab} \, [\, b \in \mathcal{N}_m(a) \text{ or } a \in \mathcal{N}_m(b) \,],
+
+    with ``N_m(a)`` the ``m`` classes of largest ``S_a.`` (ties: lowest index).
+    Transitions also run between classes of different clusters; a hub class
+    that moves to many clusters links them all. Keeping only each class's
+    strongest links leaves the within-cluster ones (a class's top neighbour
+    is far more often of its own cluster than its average transition), as a
+    kNN graph does in spectral clustering (von Luxburg, 2007, section 2.2).
+
+    Args:
+        similarity: ``(n, n)`` symmetric, non-negative, zero diagonal.
+        neighbours: ``m >= 1``; ``m >= n - 1`` keeps everything.
+
+    Returns:
+        ``(n, n)`` float64 symmetric similarity.
+    """
+    sim = np.asarray(similarity, dtype=np.float64)
+    n = sim.shape[0]
+    if neighbours < 1:
+        raise ValueError(f"neighbours must be >= 1, got {neighbours}")
+    if neighbours >= n - 1:
+        return sim.copy()
+    order = np.argsort(-sim, axis=1, kind="stable")[:, :neighbours]
+    keep = np.zeros(sim.shape, dtype=bool)
+    keep[np.arange(n)[:, None], order] = True
+    keep &= sim > 0
+    return np.where(keep | keep.T, sim, 0.0)
+
+
+def default_neighbours(num_classes: int, num_clusters: int) -> int:
+    """``m = ceil(n / (2k))``: half the instance classes an average cluster holds (at least 1)."""
+    return max(1, -(-int(num_classes) // (2 * int(num_clusters))))
+
+
 def spectral_distance(similarity: np.ndarray, dim: int) -> np.ndarray:
     """Euclidean distance between the rows of a spectral embedding of ``S``.
 
@@ -474,7 +511,8 @@ class InstanceClusterMapper:
         if sim.max() <= 0:
             return self.mapping
         if self.distance == "spectral":
-            dist = spectral_distance(sim, self.num_clusters)
+            graph = neighbour_graph(sim, default_neighbours(n, self.num_clusters))
+            dist = spectral_distance(graph, self.num_clusters)
         else:
             dist = similarity_to_distance(sim)
         if self._medoids is not None:

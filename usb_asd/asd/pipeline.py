@@ -25,7 +25,7 @@ import numpy as np
 
 from .background import BackgroundJob, FinishedJob
 
-from .alignment import align_to_slots, instance_slot_cost
+from .alignment import align_to_slots, instance_slot_cost, select_for_slots
 from .feature_clusters import FEATURE_CLUSTERINGS, cluster_features
 from .mapping import DISTANCES, InstanceClusterMapper, cluster_posterior, random_mapping
 from .sampling import NonRepeatingSampler, PrototypeNeighbourSampler
@@ -39,7 +39,7 @@ REDRAW_LABELS = ("slot", "posterior")
 
 #: Settings added after checkpoints were first written, with the value those checkpoints ran with.
 _SETTINGS_BEFORE_THEY_EXISTED = {"kmedoids_distance": "linear", "redraw_labels": "slot", "feature_clustering": "kmeans",
-                                 "instances_per_slot": 1}
+                                 "instances_per_slot": 1, "draw_factor": 1}
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,10 @@ class ASDSettings:
             (``m * n_l`` per draw, OT places exactly ``m`` in each class). 1 is
             the paper's one image per class; larger ``m`` makes each instance
             class a small over-cluster (not the paper's).
+        draw_factor: ``c``, candidates drawn per entry: a round draws ``c * m * n_l``
+            images and OT keeps, for each entry, the candidate that fits its
+            instance class best (:func:`.alignment.select_for_slots`); the others
+            are not used this round. 1 places every drawn image (the paper's draw).
         seed: Seed of every random choice.
     """
 
@@ -82,6 +86,7 @@ class ASDSettings:
     redraw_labels: str = "slot"
     feature_clustering: str = "kmeans"
     instances_per_slot: int = 1
+    draw_factor: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -119,6 +124,14 @@ class ASDSettings:
                 f"asd_instances_per_slot: {self.instances_per_slot} works with asd_redraw_labels: slot and "
                 f"asd_sampler: uniform only (got {self.redraw_labels}, {self.sampler}); set asd_instances_per_slot: 1"
             )
+        if self.draw_factor < 1:
+            raise ValueError(f"asd_draw_factor must be >= 1, got {self.draw_factor}")
+        if self.draw_factor > 1 and (self.redraw_labels == "posterior" or self.sampler == "prototype"
+                                     or self.alignment != "ot"):
+            raise ValueError(
+                f"asd_draw_factor: {self.draw_factor} selects candidates by OT: it works with asd_alignment: ot, "
+                f"asd_redraw_labels: slot and asd_sampler: uniform only; set asd_draw_factor: 1"
+            )
         if self.ot_reg <= 0:
             raise ValueError(f"asd_ot_reg must be > 0, got {self.ot_reg}")
         if self.window < 1:
@@ -126,13 +139,61 @@ class ASDSettings:
 
     @property
     def num_entries(self) -> int:
-        """Images per draw, ``m * n_l``: the entries of the labelled set."""
+        """Images placed per round, ``m * n_l``: the entries of the labelled set."""
         return self.instances_per_slot * self.num_instances
+
+    @property
+    def num_candidates(self) -> int:
+        """Images drawn per round, ``c * m * n_l``."""
+        return self.draw_factor * self.num_entries
 
     @classmethod
     def from_saved(cls, saved: Dict[str, Any]) -> "ASDSettings":
         """Settings as stored in a checkpoint; a setting added since takes the value those runs had."""
         return cls(**{**_SETTINGS_BEFORE_THEY_EXISTED, **saved})
+
+
+#: Instance classes per cluster by default: an overclustering (IIC, SeLa, SwAV use many more
+#: prototypes than classes), so each instance class can stay pure.
+INSTANCES_PER_CLUSTER = 10
+#: Cap of the default ``n_l`` (the transition map's n_l x n_l problems stay within docs/SCALE.md's
+#: budgets); never below the paper's ``4k``.
+MAX_DEFAULT_INSTANCES = 4000
+
+
+#: ``asd_draw_factor: auto``: candidates per entry, when the pool holds that many.
+AUTO_DRAW_FACTOR = 4
+
+
+def resolve_draw_factor(value: Any, num_samples: Optional[int], num_entries: int, selects: bool = True) -> int:
+    """``asd_draw_factor`` as a run uses it: an integer as given; ``auto`` as ``min(4, N // (m n_l))``, at least 1.
+
+    Args:
+        value: The key's value, an integer or ``"auto"``.
+        num_samples: Pool size ``N``, or None where the pool is not known (then ``auto`` is 4).
+        num_entries: ``m * n_l``, images placed per round.
+        selects: Whether the run's draw can select candidates (uniform sampler, OT, slot labels);
+            ``auto`` is 1 where it cannot.
+    """
+    if value != "auto":
+        return int(value)
+    if not selects:
+        return 1
+    if num_samples is None:
+        return AUTO_DRAW_FACTOR
+    return max(1, min(AUTO_DRAW_FACTOR, int(num_samples) // max(1, int(num_entries))))
+
+
+def default_num_instances(num_clusters: int, num_samples: Optional[int] = None) -> int:
+    """The default ``n_l`` for ``k`` clusters and ``N`` pool images: ``max(4k, min(10k, 4000, N // 2))``.
+
+    ``10k`` instance classes up to ``k = 400``, beyond that 4,000, and never more
+    than half the pool (a small folder keeps room to select among candidates),
+    but always at least the paper's ``4k``.
+    """
+    k = int(num_clusters)
+    cap = MAX_DEFAULT_INSTANCES if num_samples is None else min(MAX_DEFAULT_INSTANCES, int(num_samples) // 2)
+    return max(4 * k, min(INSTANCES_PER_CLUSTER * k, cap))
 
 
 def _no_fit() -> Dict[str, Any]:
@@ -172,10 +233,11 @@ class ClusterLabelBuilder:
     background_kind = "process"
 
     def __init__(self, settings: ASDSettings, num_samples: int) -> None:
-        if settings.num_entries > num_samples:
+        if settings.num_candidates > num_samples:
             raise ValueError(
-                f"asd_num_instances x asd_instances_per_slot ({settings.num_instances} x "
-                f"{settings.instances_per_slot}) must not exceed the number of unlabelled samples ({num_samples})"
+                f"asd_num_instances x asd_instances_per_slot x asd_draw_factor ({settings.num_instances} x "
+                f"{settings.instances_per_slot} x {settings.draw_factor}) must not exceed the number of unlabelled "
+                f"samples ({num_samples}); lower asd_draw_factor or asd_num_instances"
             )
         self.settings = settings
         self.num_samples = int(num_samples)
@@ -200,14 +262,14 @@ class ClusterLabelBuilder:
         return self.settings.sampler == "prototype"
 
     def draw(self, features: Optional[np.ndarray] = None) -> np.ndarray:
-        """The next ``m * n_l`` distinct instances, in draw order (not yet in slots).
+        """The next ``c * m * n_l`` distinct instances, in draw order (not yet in slots).
 
         Args:
             features: ``(N, d)`` features of the whole pool, needed by the prototype sampler.
         """
         n_l = self.settings.num_instances
         if self.settings.sampler == "uniform":
-            return self.uniform_sampler.draw(self.settings.num_entries)
+            return self.uniform_sampler.draw(self.settings.num_candidates)
         if features is None or len(features) != self.num_samples:
             raise ValueError(
                 f"asd_sampler: prototype needs features of all {self.num_samples} unlabelled samples"
@@ -223,7 +285,10 @@ class ClusterLabelBuilder:
         instances_per_slot`` images per slot, each slot is offered ``m`` times
         (the cost repeated ``m`` times along the slots): entry ``c * n_l + j``
         is slot ``j``'s ``c``-th copy, and every slot receives exactly ``m``
-        instances. Otherwise entry ``e`` takes the ``e``-th instance.
+        instances. Otherwise entry ``e`` takes the ``e``-th instance. With
+        ``draw_factor`` ``c > 1`` the ``c`` times more candidates than entries are
+        not all placed: each entry takes the candidate :func:`select_for_slots`
+        chooses for it (before any previous round: the first ``m * n_l``).
 
         Cluster labels (``redraw_labels``): with ``"slot"`` a new instance
         inherits the cluster of its slot. The placement is balanced, so when
@@ -234,8 +299,8 @@ class ClusterLabelBuilder:
         slot it took.
 
         Args:
-            instances: ``(m * n_l,)`` distinct pool indices from :meth:`draw`.
-            log_probs: ``(m * n_l, n_l)`` instance-head log-softmax on those instances
+            instances: ``(c * m * n_l,)`` distinct pool indices from :meth:`draw`.
+            log_probs: ``(c * m * n_l, n_l)`` instance-head log-softmax on those instances
                 (rows follow ``instances``); required after the first round for
                 OT, and for ``"posterior"`` labels once a map exists.
 
@@ -244,9 +309,9 @@ class ClusterLabelBuilder:
         """
         instances = np.asarray(instances, dtype=np.int64)
         n_l, m = self.settings.num_instances, self.settings.instances_per_slot
-        entries = m * n_l
-        if instances.shape != (entries,) or len(np.unique(instances)) != entries:
-            raise ValueError(f"instances must be {entries} distinct pool indices, got shape {instances.shape}")
+        entries, drawn = m * n_l, self.settings.num_candidates
+        if instances.shape != (drawn,) or len(np.unique(instances)) != drawn:
+            raise ValueError(f"instances must be {drawn} distinct pool indices, got shape {instances.shape}")
         if self.needs_log_probs and log_probs is None:
             raise ValueError(
                 f"asd_alignment: {self.settings.alignment} with asd_redraw_labels: "
@@ -255,7 +320,13 @@ class ClusterLabelBuilder:
         entry_of_instance = np.arange(entries)
         if self.settings.alignment == "ot" and self.slots is not None:
             cost = instance_slot_cost(log_probs)
-            entry_of_instance = align_to_slots(np.tile(cost, (1, m)) if m > 1 else cost, reg=self.settings.ot_reg)
+            cost = np.tile(cost, (1, m)) if m > 1 else cost
+            if drawn > entries:
+                instances = instances[select_for_slots(cost, reg=self.settings.ot_reg)]
+            else:
+                entry_of_instance = align_to_slots(cost, reg=self.settings.ot_reg)
+        elif drawn > entries:
+            instances = instances[:entries]
         slots = np.empty(entries, dtype=np.int64)
         slots[entry_of_instance] = instances
         if self.settings.redraw_labels == "posterior" and self.mapper.mapping is not None:

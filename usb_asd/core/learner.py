@@ -9,6 +9,7 @@ evaluation and results.json.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from inspect import signature
@@ -25,6 +26,8 @@ from ..config import ConfigError
 from ..data.pool_check import run_splits
 from ..data.registry import DATASETS
 from ..data.usb_datasets import build_domain_adaptation_datasets, build_usb_datasets
+from ..data.image_io import load_image
+from ..data.image_kind import AUTO_KIND, detect_image_kind
 from ..data.transforms import IMAGE_KINDS
 from ..device import cuda_calls_to, resolve_device, to_device
 from ..metrics import clustering_scores
@@ -55,6 +58,14 @@ UNSUPPORTED_LEARNERS: Dict[str, str] = {
     "crmatch": "its network wrapper hard-codes the feature-map sizes of USB's wrn/resnet/vit nets "
     "(NotImplementedError for any other net) and it replaces AlgorithmBase.train()",
 }
+
+
+def _pixels(item) -> np.ndarray:
+    """An image of a store (an array, or a file path decoded as training decodes it)."""
+    return load_image(item) if isinstance(item, str) else np.asarray(item)
+
+
+log = logging.getLogger("usb_asd")
 
 
 class PluginLearnerMixin:
@@ -334,7 +345,7 @@ def check_cluster_count(args, pool_size: int) -> None:
     Args:
         args: The run's settings (``num_classes``; ``adaptor``, ``asd_num_instances`` and
             ``asd_instances_per_slot`` for ASD, which draws ``m x n_l`` images of the pool per round,
-            ``n_l = 4 x num_classes`` unless ``asd_num_instances`` is set).
+            at least ``n_l = 4 x num_classes`` unless ``asd_num_instances`` is set).
         pool_size: Images in the training pool.
 
     Raises:
@@ -390,8 +401,12 @@ def check_data_fits(args, splits, needs_labelled_split: bool) -> str:
             f"{splits.num_classes} classes; set num_classes: {splits.num_classes}"
         )
     kind = getattr(args, "image_kind", None) or DATASETS[args.dataset].kind
+    if kind == AUTO_KIND:
+        kind = detect_image_kind(len(splits.train_images), lambda i: _pixels(splits.train_images[i]))
+        args.image_kind = kind  # the checkpoint records the policy the run trained with
+        log.info("image_kind: auto -> %s (read from the images, usb_asd.data.image_kind)", kind)
     if kind not in IMAGE_KINDS:
-        raise ConfigError(f"image_kind must be one of {IMAGE_KINDS}, got {kind!r}")
+        raise ConfigError(f"image_kind must be one of {IMAGE_KINDS} or {AUTO_KIND!r}, got {kind!r}")
     if num_labels == 0 and needs_labelled_split:
         raise ConfigError(
             f"num_labels is 0 but learner '{args.algorithm}' trains on a labelled split; "

@@ -65,20 +65,20 @@ def warn_if_ema_lags(args) -> bool:
 
 
 def _check_first_map_in_run(args) -> None:
-    """Refuse an ASD run whose first cluster map would come after its last step."""
-    from ..asd.schedule import first_map_iteration
+    """Refuse an ASD run whose cluster labels might switch on only after its last step."""
+    from ..asd.schedule import latest_switch_on
 
     cluster_iter = getattr(args, "asd_cluster_iter", None)
     lag = getattr(args, "asd_recluster_lag", 0) or 0
     if cluster_iter is None or cluster_iter < 1:
         return  # asd_settings_from_args names that key
-    first = first_map_iteration(args.asd_warmup_iter, cluster_iter, lag)
-    if first >= args.num_train_iter:
+    latest = latest_switch_on(args.asd_warmup_iter, cluster_iter, lag)
+    if latest >= args.num_train_iter:
         raise ConfigError(
-            f"the first ASD cluster map would be installed after step {first} (the first multiple of "
-            f"asd_cluster_iter ({cluster_iter}) from asd_warmup_iter ({args.asd_warmup_iter}), plus "
+            f"ASD's cluster labels might switch on only after step {latest} (asd_warmup_iter "
+            f"({args.asd_warmup_iter}), or the first map: asd_cluster_iter ({cluster_iter}) plus "
             f"asd_recluster_lag ({lag})), not before num_train_iter ({args.num_train_iter}): the learner "
-            "would never train on cluster labels; lower asd_warmup_iter, asd_cluster_iter or "
+            "might never train on cluster labels; lower asd_warmup_iter, asd_cluster_iter or "
             "asd_recluster_lag, or raise num_train_iter"
         )
 
@@ -92,7 +92,7 @@ def check_run_is_sound(args) -> None:
 
     Raises:
         ConfigError: ``adaptor: asd`` with ``asd_warmup_iter >= num_train_iter``, or a first
-            cluster map (:func:`usb_asd.asd.schedule.first_map_iteration`) at or after the last step.
+            latest switch-on of cluster labels (:func:`usb_asd.asd.schedule.latest_switch_on`) at or after the last step.
         CheckpointError: The checkpoint to resume from is damaged or of other settings.
     """
     warmup = getattr(args, "asd_warmup_iter", None)

@@ -3,15 +3,17 @@
 ASD (Duan et al., IEEE TIP 2025) trains two heads on shared features: the
 backbone's own classifier becomes the *cluster head* (k outputs), trained by
 the USB learner's losses; the *instance head* (``n_l`` outputs, one per
-sampled instance) is trained by the adaptor.
+instance class: :class:`~.prototype_head.PrototypeHead`) is trained by the adaptor.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Union
+from typing import Dict, List, Tuple, Union
 
 import torch
 import torch.nn as nn
+
+from .prototype_head import PrototypeHead
 
 
 class TwoHeadNet(nn.Module):
@@ -32,7 +34,7 @@ class TwoHeadNet(nn.Module):
                 "pass feat_dim"
             )
         self.backbone = backbone
-        self.instance_head = nn.Linear(feat_dim, num_instances)
+        self.instance_head = PrototypeHead(feat_dim, num_instances)
         self.num_features = feat_dim
 
     def forward(
@@ -45,15 +47,21 @@ class TwoHeadNet(nn.Module):
         return out
 
     def instance_logits(self, feat: torch.Tensor) -> torch.Tensor:
-        """Instance-head logits ``(B, n_l)`` from backbone features ``(B, D)``."""
+        """Instance-head logits ``(B, n_l)`` (cosine scores / ``T``) from backbone features ``(B, D)``."""
         return self.instance_head(feat)
+
+    def instance_scores_and_logits(self, feat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Instance-head cosine scores and logits ``(B, n_l)`` each, from one forward."""
+        return self.instance_head.scores_and_logits(feat)
 
     def group_matcher(self, coarse: bool = False, prefix: str = "") -> Dict[str, str]:
         return self.backbone.group_matcher(coarse, prefix=f"{prefix}backbone.")
 
     def no_weight_decay(self) -> List[str]:
         inner = self.backbone.no_weight_decay() if hasattr(self.backbone, "no_weight_decay") else []
-        return [f"backbone.{n}" for n in inner] + ["instance_head.bias"]
+        # The prototypes are normalised before use: decay would only shrink their raw norm.
+        head = [f"instance_head.{n}" for n, p in self.instance_head.named_parameters() if p.ndim < 2 or n == "prototypes"]
+        return [f"backbone.{n}" for n in inner] + head
 
 
 def unwrap(model: nn.Module) -> nn.Module:

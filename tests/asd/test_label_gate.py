@@ -1,0 +1,62 @@
+"""The label gate on planted maps: it waits while maps disagree and switches once they agree."""
+
+import numpy as np
+import pytest
+
+from usb_asd.asd.label_gate import MapAgreementGate
+
+
+def _shuffled(mapping, seed):
+    rng = np.random.default_rng(seed)
+    return rng.permutation(mapping)
+
+
+def test_waits_while_maps_disagree_then_switches_once_they_agree():
+    gate = MapAgreementGate(threshold=0.9, cap=1000)
+    base = np.repeat(np.arange(10), 10)
+    steps = [50, 100, 150]
+    for step, seed in zip(steps, (1, 2, 3)):
+        assert not gate.observe_map(step, _shuffled(base, seed))  # unrelated maps
+    assert gate.last_agreement < 0.2 and gate.on_since is None
+    assert not gate.observe_map(200, base)  # agrees with nothing yet
+    relabelled = (base + 3) % 10  # the same partition under other ids
+    assert gate.observe_map(250, relabelled)
+    assert gate.on_since == 250 and gate.last_agreement == pytest.approx(1.0)
+    # Once on, the labels stay on even if a later map disagrees.
+    assert gate.observe_map(300, _shuffled(base, 9)) and gate.is_on(301)
+
+
+def test_the_cap_switches_on_without_agreement_but_needs_a_map():
+    gate = MapAgreementGate(threshold=0.9, cap=100)
+    assert not gate.is_on(150)  # no map yet
+    assert not gate.observe_map(50, np.arange(20) % 4)
+    assert not gate.is_on(99)
+    assert gate.is_on(100)
+    assert gate.observe_map(100, _shuffled(np.arange(20) % 4, 1))
+    assert gate.on_since == 100
+
+
+def test_a_threshold_above_one_waits_for_the_cap():
+    gate = MapAgreementGate(threshold=1.5, cap=300)
+    m = np.arange(30) % 3
+    for step in (50, 100, 150):
+        gate.observe_map(step, m)
+    assert gate.last_agreement == pytest.approx(1.0) and not gate.is_on(150)
+    assert gate.observe_map(300, m)
+
+
+def test_state_round_trip():
+    gate = MapAgreementGate(0.9, 500)
+    gate.observe_map(50, np.arange(12) % 3)
+    other = MapAgreementGate(0.9, 500)
+    other.load_state_dict(gate.state_dict())
+    m = np.arange(12) % 3
+    assert other.observe_map(100, m) == gate.observe_map(100, m) is True
+    assert other.on_since == gate.on_since == 100
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="asd_switch_ari"):
+        MapAgreementGate(-0.1, 10)
+    with pytest.raises(ValueError, match="asd_warmup_iter"):
+        MapAgreementGate(0.9, -1)
