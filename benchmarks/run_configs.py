@@ -52,6 +52,23 @@ def summarise(records: List[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
     return out
 
 
+def logged_scores(log_path: str, key: str = "eval/acc") -> Dict[str, float]:
+    """``{iteration: score}`` of every evaluation a run logged (test split), to see whether the final model
+    fell from a score reached during the run. Empty when the log is missing."""
+    import re
+
+    scores: Dict[str, float] = {}
+    if not os.path.exists(log_path):
+        return scores
+    pattern = re.compile(r"\] (\d+) iteration.*?" + re.escape(key) + r": ([0-9.]+)")
+    with open(log_path, encoding="utf-8") as handle:
+        for line in handle:
+            match = pattern.search(line)
+            if match:
+                scores[match.group(1)] = float(match.group(2))
+    return scores
+
+
 def parse_variant(text: str):
     """``"name:key=value,key=value"`` -> ``(name, {key: value})``, values read as YAML scalars."""
     from ruamel.yaml import YAML
@@ -111,7 +128,8 @@ def main(argv: List[str] | None = None) -> int:
                 overrides={**overrides, "seed": seed, "save_name": name, "save_dir": opts.save_dir},
             )
             record = run(args)
-            record.update(config=config, variant=variant, overrides=overrides, command=command)
+            record.update(config=config, variant=variant, overrides=overrides, command=command,
+                          acc_during_run=logged_scores(os.path.join(opts.save_dir, name, "log.txt")))
             runs.append(record)
             print(f"[benchmark] {config} {variant} seed {seed}: top1 {record['top1']} acc {record['acc']:.4f} "
                   f"nmi {record['nmi']:.4f} ari {record['ari']:.4f} in {record['wall_s']:.0f} s")

@@ -157,9 +157,12 @@ def _seed_row(label: str, runs: list, chosen_here: str) -> str:
 # every file keeps the command that wrote it.
 _HEADLINE_FILES = {
     ("digits", "gt"): ("digits_gt_baselines.json",),
-    ("digits", "asd"): ("digits_asd.json", "digits_asd_seeds34.json", "digits_asd_fixmatch_seeds34.json"),
+    ("digits", "asd_before"): ("digits_asd.json", "digits_asd_seeds34.json", "digits_asd_fixmatch_seeds34.json"),
     ("mnist5k", "gt"): ("mnist5k_gt_baselines.json", "mnist5k_gt_baselines_seeds12.json"),
-    ("mnist5k", "asd"): ("mnist5k_asd.json", "mnist5k_asd_seeds234.json"),
+    ("mnist5k", "asd_before"): ("mnist5k_asd.json", "mnist5k_asd_seeds234.json"),
+    # The default chain with the instance stage on every unlabelled batch.
+    ("digits", "asd"): ("digits_asd_instance_stage.json",),
+    ("mnist5k", "asd"): ("mnist5k_asd_instance_stage.json",),
 }
 
 
@@ -180,12 +183,12 @@ def print_mnist5k_tables() -> None:
         chosen = "yes (digits)" if dataset == "digits" else "no"
         for learner in ("freematch", "fixmatch"):
             gt = list(_runs_in(_HEADLINE_FILES[(dataset, "gt")], f"/{learner}_{dataset}_40.yaml").values())
-            asd_runs = _runs_in(_HEADLINE_FILES[(dataset, "asd")], f"/asd_{learner}_{dataset}.yaml")
+            asd_runs = _runs_in(_HEADLINE_FILES[(dataset, "asd_before")], f"/asd_{learner}_{dataset}.yaml")
             if gt:
                 print(_seed_row(f"{dataset}: {learner}, 40 labels", gt, chosen))
             if asd_runs:
-                print(_seed_row(f"{dataset}: ASD + {learner}, no labels (default chain)", list(asd_runs.values()),
-                                chosen))
+                print(_seed_row(f"{dataset}: ASD + {learner}, no labels (chain before the instance stage)",
+                                list(asd_runs.values()), chosen))
     classical = _load("mnist5k_classical.json")
     if classical:
         print()
@@ -256,6 +259,47 @@ def validation_table(name: str) -> str:
         lines.append(f"| {variant} | {', '.join(map(str, seeds))} | {', '.join(f'{v:.3f}' for v in vals)} "
                      f"| {statistics.fmean(vals):.3f} | {min(vals):.3f} | {', '.join(f'{a:.3f}' for a in accs)} "
                      f"| {statistics.fmean(accs):.3f} |")
+    return "\n".join(lines)
+
+
+def seeds_table(name: str) -> str:
+    """Per config (and variant) of one results file: test ACC per seed, mean ± std, median, worst seed, the
+    validation part's mean, and the largest fall of the final model from the best score logged during a run."""
+    data = _load(name)
+    cells: dict = {}
+    for r in data["runs"]:
+        label = os.path.basename(r["config"]) + (f" [{r['variant']}]" if r.get("variant") else "")
+        cells.setdefault(label, {})[r["seed"]] = r
+    lines = ["| config | seeds | test ACC per seed | mean ± std | median | worst | val ACC mean "
+             "| largest fall from the run's best logged ACC |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for label, runs in cells.items():
+        seeds = sorted(runs)
+        accs = [runs[s]["acc"] for s in seeds]
+        vals = [runs[s]["val_acc"] for s in seeds if runs[s].get("val_acc") is not None]
+        falls = [max(runs[s]["acc_during_run"].values()) - runs[s]["acc"] for s in seeds
+                 if runs[s].get("acc_during_run")]
+        val = f"{statistics.fmean(vals):.3f}" if vals else "n/a"
+        fall = f"{max(falls):.3f}" if falls else "n/a"
+        lines.append(f"| {label} | {', '.join(map(str, seeds))} | {', '.join(f'{a:.3f}' for a in accs)} "
+                     f"| {_mean_std(accs)} | {statistics.median(accs):.3f} | {min(accs):.3f} | {val} | {fall} |")
+    return "\n".join(lines)
+
+
+def instance_stage_table(name: str) -> str:
+    """``benchmarks/asd_instance_stage.py``'s entries: the instance stage alone, scored on the validation part."""
+    data = _load(name)
+    lines = ["| entry | commit | steps | seeds | features k-means ACC | instance-class purity | slot-label ACC |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for entry, e in data["entries"].items():
+        seeds = [r["seed"] for r in e["runs"]]
+
+        def cell(metric):
+            values = [r[metric] for r in e["runs"]]
+            return f"{statistics.fmean(values):.3f} ({', '.join(f'{v:.3f}' for v in values)})"
+
+        lines.append(f"| {entry} | {e['commit'][:7]} | {e['iters']} | {', '.join(map(str, seeds))} "
+                     f"| {cell('kmeans_acc')} | {cell('purity')} | {cell('slot_label_acc')} |")
     return "\n".join(lines)
 
 
@@ -352,6 +396,7 @@ def render_document(template_path: str = TEMPLATE) -> str:
     # ``{{kind:<argument>}}`` markers: the argument is a results file or folder.
     with_argument = {"compare": compare_tables, "file": _file_text, "slot_trace": slot_trace_table,
                      "validation": validation_table, "target_runs": target_runs_table,
+                     "seeds": seeds_table, "instance_stage": instance_stage_table,
                      "folder_run": folder_run_table}
 
     def fill(match: "re.Match[str]") -> str:
@@ -385,9 +430,10 @@ def _short(runs: dict, worst: bool = True) -> str:
 def headline_table() -> str:
     """The README's results table: per data set and learner, 40 labels, ASD's default chain, ASD with the
     features map (spectral), and spectral clustering of the raw pixels."""
-    rows = ["| data set | learner | 40 labels | ASD, no labels, the paper's chain (default) "
-            "| ASD, no labels, `asd_mapping: features` (spectral) | raw pixels, spectral clustering |",
-            "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| data set | learner | 40 labels | ASD, no labels, the paper's chain with the instance stage (default) "
+            "| the chain before the instance stage | ASD, no labels, `asd_mapping: features` (spectral, before) "
+            "| raw pixels, spectral clustering |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     features = {("digits", "freematch"): "digits_asd_feature_spectral.json",
                 ("digits", "fixmatch"): "digits_asd_feature_spectral_fixmatch.json"}
     for dataset, name in (("digits", "digits"), ("mnist5k", "MNIST-5k")):
@@ -396,10 +442,11 @@ def headline_table() -> str:
         for learner, learner_name in (("freematch", "FreeMatch"), ("fixmatch", "FixMatch")):
             gt = _runs_in(_HEADLINE_FILES[(dataset, "gt")], f"/{learner}_{dataset}_40.yaml")
             asd = _runs_in(_HEADLINE_FILES[(dataset, "asd")], f"/asd_{learner}_{dataset}.yaml")
+            before = _runs_in(_HEADLINE_FILES[(dataset, "asd_before")], f"/asd_{learner}_{dataset}.yaml")
             feature_file = features.get((dataset, learner))
             feat = _runs_of(feature_file, f"/asd_{learner}_{dataset}.yaml") if feature_file else {}
-            rows.append(f"| {name} | {learner_name} | {_short(gt, worst=False)} | {_short(asd)} | {_short(feat)} "
-                        f"| {pixels} |")
+            rows.append(f"| {name} | {learner_name} | {_short(gt, worst=False)} | {_short(asd)} | {_short(before)} "
+                        f"| {_short(feat)} | {pixels} |")
     return "\n".join(rows)
 
 
@@ -505,8 +552,10 @@ def print_distance_table() -> None:
 
 
 def _default_freematch_runs() -> dict:
-    """``{seed: record}`` of ASD + FreeMatch at the defaults (spectral distance), seeds 0-4."""
-    return _runs_in(_HEADLINE_FILES[("digits", "asd")], "/asd_freematch_digits.yaml")
+    """``{seed: record}`` of ASD + FreeMatch, chain before the instance stage (spectral distance), seeds 0-4.
+
+    The SuperCM runs it is paired with ran on that chain."""
+    return _runs_in(_HEADLINE_FILES[("digits", "asd_before")], "/asd_freematch_digits.yaml")
 
 
 def _default_supercm_runs() -> dict:
