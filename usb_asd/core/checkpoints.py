@@ -249,8 +249,9 @@ def check_resume_data(path: str, current: Dict[str, Dict[str, Any]]) -> None:
 
     Args:
         path: The checkpoint (``load_path``, as :func:`resume_checkpoint` chose it).
-        current: This run's fingerprints, ``{"pool": ..., "target": ...}``
-            (:func:`usb_asd.data.pool_check.pool_fingerprint`). Checkpoints saved before
+        current: This run's fingerprints, ``{"pool": ..., "target": ..., "init": ...}``
+            (:func:`usb_asd.data.pool_check.pool_fingerprint`; ``init``: the given clustering's,
+            :func:`usb_asd.asd.init_assignments.given_fingerprint`). Checkpoints saved before
             fingerprints were recorded are not judged.
 
     Raises:
@@ -263,6 +264,14 @@ def check_resume_data(path: str, current: Dict[str, Dict[str, Any]]) -> None:
         return
     for part, fingerprint in current.items():
         before = recorded.get(part)
+        if part == "init":
+            if isinstance(before, dict) and before.get("digest") != fingerprint.get("digest"):
+                raise CheckpointError(
+                    f"checkpoint {path} (load_path) was started from another given clustering than "
+                    f"{fingerprint.get('path')} now holds (it read {before.get('path')}); its state (labels, "
+                    "maps) belongs to that clustering. Resume with the file it started from, or start a new "
+                    "run (resume: False)")
+            continue
         change = describe_change(before, fingerprint) if isinstance(before, dict) else None
         if change:
             what = "training pool" if part == "pool" else "target data set (da_target_dataset)"
