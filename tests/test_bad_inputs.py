@@ -218,6 +218,12 @@ def _start_npy(w: World, count: int):
     return w.config(asd_init_assignments=str(w.root / "start.npy"))
 
 
+def _selflabel_npy(w: World):
+    """Self-labelling from a .npy of ids: no confidences to pick each cluster's most trusted images by."""
+    np.save(w.root / "start.npy", np.arange(24) % 3)
+    return w.config(adaptor="selflabel", selflabel_assignments=str(w.root / "start.npy"))
+
+
 def _yaml(w: World, text: str):
     (w.root / "config.yaml").write_text(text)
     return ["--c", str(w.root / "config.yaml")]
@@ -264,7 +270,7 @@ CASES: Dict[str, Case] = {
     "folder linked twice": Case(_folder_twice, ["is the same folder as", "read twice"]),
     "same file twice": Case(_file_twice, ["again.png' is the same file as", "0.png"]),
     "truncated pixel data": Case(_truncated, ["cannot decode image", "3.png", "1 of 24 images", "skip_bad_images"]),
-    # a given clustering to start from (asd_init_assignments)
+    # a given clustering to start from (asd_init_assignments) or to self-label (selflabel_assignments)
     "start: an image not in the pool": Case(
         lambda w: _start(w, clusters=[i // 8 for i in range(24)] + [0],
                          names=[str(w.data / n / f"{i}.png") for n in "abc" for i in range(8)] + ["/elsewhere/x.png"]),
@@ -287,6 +293,10 @@ CASES: Dict[str, Case] = {
                                 ["asd_init_assignments is refined by the chain's maps", "asd_mapping: random"]),
     "start: without ASD": Case(lambda w: _start(w, adaptor="none", num_labels=-1),
                                ["key 'asd_init_assignments' is read by adaptor: asd"]),
+    "self-labelling without a clustering": Case(lambda w: w.config(adaptor="selflabel"),
+                                                ["adaptor: selflabel needs selflabel_assignments"]),
+    "self-labelling without confidences": Case(_selflabel_npy, ["selflabel_assignments:",
+                                                                 "start.npy has no confidence column"]),
     "resume from another start": Case(lambda w: _start(w, resume=True, load_path=w.checkpoint),
                                       ["other settings", "asd_init_assignments: None ->"]),
     # resume

@@ -11,7 +11,7 @@
 4. the data: the folder listed once per real file, every image decoded
    (:mod:`usb_asd.data.pool_check`), the settings against the data
    (``num_classes`` against the pool), a given clustering against the pool
-   (``asd_init_assignments``); the fingerprints of the
+   (``asd_init_assignments``, ``selflabel_assignments``); the fingerprints of the
    pool and of the given clustering go on ``args.data_fingerprint`` for the checkpoints;
 5. the checkpoint to resume: whole, a training checkpoint, saved with the same
    settings (ASD's included), trained on the same data.
@@ -139,11 +139,11 @@ def _check_asd(args: argparse.Namespace) -> None:
 
 
 #: The key naming a given clustering, per adaptor that reads one.
-GIVEN_CLUSTERING_KEYS = {"asd": "asd_init_assignments"}
+GIVEN_CLUSTERING_KEYS = {"asd": "asd_init_assignments", "selflabel": "selflabel_assignments"}
 
 
 def _check_given_clustering_keys(args: argparse.Namespace) -> None:
-    """A given clustering is named only for the adaptor that reads it."""
+    """A given clustering is named only for the adaptor that reads it, and the self-labelling adaptor has one."""
     from .runner import chosen_adaptor
 
     adaptor = chosen_adaptor(args)
@@ -151,6 +151,13 @@ def _check_given_clustering_keys(args: argparse.Namespace) -> None:
         if getattr(args, key, None) and adaptor != owner:
             raise ConfigError(f"key '{key}' is read by adaptor: {owner}, but this run has adaptor: {adaptor}; "
                               f"set adaptor: {owner} or leave {key} out")
+    if adaptor == "selflabel":
+        from .selflabel.adaptor import check_selflabel_settings
+
+        try:
+            check_selflabel_settings(args)
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
 
 
 def pool_image_names(splits) -> List[str]:
@@ -169,13 +176,14 @@ def pool_image_names(splits) -> List[str]:
 
 
 def check_given_clustering(args: argparse.Namespace, splits) -> Optional[Dict]:
-    """Read the run's given clustering (``asd_init_assignments``) against its pool.
+    """Read the run's given clustering (``asd_init_assignments``, ``selflabel_assignments``) against its pool.
 
     Returns:
         Its fingerprint (:func:`usb_asd.asd.init_assignments.given_fingerprint`), or None when the run names none.
 
     Raises:
-        UserError: the file cannot be used (:class:`usb_asd.asd.init_assignments.AssignmentsFileError`).
+        UserError: the file cannot be used (:class:`usb_asd.asd.init_assignments.AssignmentsFileError`),
+            or it cannot be self-labelled from (no confidences, a cluster left without images).
     """
     from .asd.init_assignments import given_fingerprint, read_given_assignments
     from .runner import chosen_adaptor
@@ -185,6 +193,10 @@ def check_given_clustering(args: argparse.Namespace, splits) -> Optional[Dict]:
     if not path:
         return None
     given = read_given_assignments(path, pool_image_names(splits), int(args.num_classes), key)
+    if key == "selflabel_assignments":
+        from .selflabel.adaptor import selflabel_indices
+
+        selflabel_indices(given, args)
     return given_fingerprint(given)
 
 
