@@ -183,7 +183,7 @@ def check_given_clustering(args: argparse.Namespace, splits) -> Optional[Dict]:
 
     Raises:
         UserError: the file cannot be used (:class:`usb_asd.asd.init_assignments.AssignmentsFileError`),
-            or it cannot be self-labelled from (no confidences, a cluster left without images).
+            or it cannot be self-labelled from (no confidences to rank each cluster's images by).
     """
     from .asd.init_assignments import given_fingerprint, read_given_assignments
     from .runner import chosen_adaptor
