@@ -203,6 +203,27 @@ def _wrong_checksum(w: World):
     return w.config(use_pretrain=True, pretrain_path=str(w.root / "w.pth"), pretrain_sha256="ab" * 32)
 
 
+def _start(w: World, clusters=None, names=None, header="image,cluster", **changes):
+    """A run of the world's config started from a CSV of its 24 pool images (class folder a, b, c -> 0, 1, 2)."""
+    pool = [str(w.data / name / f"{i}.png") for name in "abc" for i in range(8)]
+    names = pool if names is None else names
+    clusters = [i // 8 for i in range(24)] if clusters is None else clusters
+    path = w.root / "start.csv"
+    path.write_text(header + "\n" + "".join(f"{n},{c}\n" for n, c in zip(names, clusters)))
+    return w.config(**{"asd_init_assignments": str(path), **changes})
+
+
+def _start_npy(w: World, count: int):
+    np.save(w.root / "start.npy", np.arange(count) % 3)
+    return w.config(asd_init_assignments=str(w.root / "start.npy"))
+
+
+def _selflabel_npy(w: World):
+    """Self-labelling from a .npy of ids: no confidences to pick each cluster's most trusted images by."""
+    np.save(w.root / "start.npy", np.arange(24) % 3)
+    return w.config(adaptor="selflabel", selflabel_assignments=str(w.root / "start.npy"))
+
+
 def _yaml(w: World, text: str):
     (w.root / "config.yaml").write_text(text)
     return ["--c", str(w.root / "config.yaml")]
@@ -249,6 +270,35 @@ CASES: Dict[str, Case] = {
     "folder linked twice": Case(_folder_twice, ["is the same folder as", "read twice"]),
     "same file twice": Case(_file_twice, ["again.png' is the same file as", "0.png"]),
     "truncated pixel data": Case(_truncated, ["cannot decode image", "3.png", "1 of 24 images", "skip_bad_images"]),
+    # a given clustering to start from (asd_init_assignments) or to self-label (selflabel_assignments)
+    "start: an image not in the pool": Case(
+        lambda w: _start(w, clusters=[i // 8 for i in range(24)] + [0],
+                         names=[str(w.data / n / f"{i}.png") for n in "abc" for i in range(8)] + ["/elsewhere/x.png"]),
+        ["asd_init_assignments:", "start.csv names 1 image(s) that are not in the training pool ('/elsewhere/x.png')"]),
+    "start: a pool image missing": Case(
+        lambda w: _start(w, clusters=[i // 8 for i in range(23)],
+                         names=[str(w.data / n / f"{i}.png") for n in "abc" for i in range(8)][:23]),
+        ["start.csv lacks 1 of the 24 training pool images", "c/7.png"]),
+    "start: a cluster id at num_classes": Case(lambda w: _start(w, clusters=[i // 6 for i in range(24)]),
+                                               ["start.csv holds cluster id 3", "[0, num_classes = 3)"]),
+    "start: fewer clusters than num_classes": Case(lambda w: _start(w, clusters=[i // 12 for i in range(24)]),
+                                                   ["start.csv uses 2 distinct clusters but num_classes is 3"]),
+    "start: a malformed CSV": Case(lambda w: _start(w, header="path,group"),
+                                   ["start.csv is not an assignments CSV: no column 'image' or 'cluster'"]),
+    "start: a .npy of the wrong length": Case(lambda w: _start_npy(w, 23), [
+        "start.npy holds 23 cluster ids but the training pool has 24 images"]),
+    "start: a missing file": Case(lambda w: w.config(asd_init_assignments=str(w.root / "none.csv")),
+                                  ["asd_init_assignments:", "none.csv does not exist"]),
+    "start: a random map": Case(lambda w: _start(w, asd_mapping="random"),
+                                ["asd_init_assignments is refined by the chain's maps", "asd_mapping: random"]),
+    "start: without ASD": Case(lambda w: _start(w, adaptor="none", num_labels=-1),
+                               ["key 'asd_init_assignments' is read by adaptor: asd"]),
+    "self-labelling without a clustering": Case(lambda w: w.config(adaptor="selflabel"),
+                                                ["adaptor: selflabel needs selflabel_assignments"]),
+    "self-labelling without confidences": Case(_selflabel_npy, ["selflabel_assignments:",
+                                                                 "start.npy has no confidence column"]),
+    "resume from another start": Case(lambda w: _start(w, resume=True, load_path=w.checkpoint),
+                                      ["other settings", "asd_init_assignments: None ->"]),
     # resume
     "resume without a checkpoint": Case(lambda w: w.config(resume=True, load_path=str(w.run / "none.pth")),
                                         ["none.pth", "does not exist"]),
@@ -338,6 +388,19 @@ def test_skipping_bad_images_is_asked_for_and_lists_them(world, capsys):
     assert record["data_fingerprint"]["pool"]["images"] == 23
     rows = (world.run / "assignments.csv").read_text()
     assert "b/3.png" not in rows and "b/2.png" in rows
+
+
+def test_resuming_a_run_whose_starting_clustering_changed_is_refused(world, capsys):
+    """The same file name, other contents: the checkpoint's labels and maps belong to the old clustering."""
+    assert run_from_command_line(_start(world, save_name="started")) == 0
+    checkpoint = str(world.root / "runs" / "started" / "latest_model.pth")
+    before = _snapshot(world.root / "runs")
+    changed = _start(world, clusters=[(i // 8 + 1) % 3 for i in range(24)], save_name="started", resume=True,
+                     load_path=checkpoint)
+    line = _refused(changed, capsys)
+    assert "was started from another given clustering than" in line and "start.csv now holds" in line
+    assert _snapshot(world.root / "runs") == before
+    assert run_from_command_line(_start(world, save_name="started", resume=True, load_path=checkpoint)) == 0
 
 
 def test_resuming_a_finished_run_keeps_its_training_time(world, capsys):

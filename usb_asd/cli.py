@@ -10,18 +10,20 @@ from .errors import UserError
 
 
 def _extra_arguments(args) -> list:
-    """The chosen learner's own arguments (USB's ``get_argument()``) and the plugin's adaptor and regulariser keys."""
+    """The chosen learner's own arguments (USB's ``get_argument()``) and the plugin's adaptors' and regulariser's keys."""
     from semilearn.core.utils import ALGORITHMS
 
     from . import plugin
     from .asd.adaptor import ASD_ARGUMENTS
+    from .selflabel.adaptor import SELFLABEL_ARGUMENTS
     from .supercm.regulariser import SUPERCM_ARGUMENTS
 
     plugin.register()  # the plugin's own learners (supercm) are in USB's registry
 
     if args.algorithm not in ALGORITHMS:
         raise ConfigError(f"key 'algorithm': unknown USB learner {args.algorithm!r}; known: {sorted(ALGORITHMS.keys())}")
-    return list(ALGORITHMS[args.algorithm].get_argument()) + list(ASD_ARGUMENTS) + list(SUPERCM_ARGUMENTS)
+    return (list(ALGORITHMS[args.algorithm].get_argument()) + list(ASD_ARGUMENTS) + list(SELFLABEL_ARGUMENTS)
+            + list(SUPERCM_ARGUMENTS))
 
 
 def format_scores(record: dict) -> str:

@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out image files that cannot be decoded (listed in the log and results.json) "
                    "instead of stopping")
     _add(p, "--adaptor", type=str, default=None,
-         help="label-free adaptor composed with the learner: asd (or none)")
+         help="label-free adaptor composed with the learner: asd, selflabel (or none)")
     _add(p, "--image_kind", type=str, default=None,
          help="augmentation policy: natural, glyph, or auto (read from the images; default: the dataset's)")
     _add(p, "--da_target_dataset", type=str, default=None,

@@ -10,8 +10,9 @@
    https or a local file, the checksum, a state dict inside, nothing run;
 4. the data: the folder listed once per real file, every image decoded
    (:mod:`usb_asd.data.pool_check`), the settings against the data
-   (``num_classes`` against the pool); the pool's fingerprint goes on
-   ``args.data_fingerprint`` for the checkpoints;
+   (``num_classes`` against the pool), a given clustering against the pool
+   (``asd_init_assignments``, ``selflabel_assignments``); the fingerprints of the
+   pool and of the given clustering go on ``args.data_fingerprint`` for the checkpoints;
 5. the checkpoint to resume: whole, a training checkpoint, saved with the same
    settings (ASD's included), trained on the same data.
 
@@ -137,6 +138,68 @@ def _check_asd(args: argparse.Namespace) -> None:
                           f"'{args.algorithm}' does not use; set asd_transitions: visits")
 
 
+#: The key naming a given clustering, per adaptor that reads one.
+GIVEN_CLUSTERING_KEYS = {"asd": "asd_init_assignments", "selflabel": "selflabel_assignments"}
+
+
+def _check_given_clustering_keys(args: argparse.Namespace) -> None:
+    """A given clustering is named only for the adaptor that reads it, and the self-labelling adaptor has one."""
+    from .runner import chosen_adaptor
+
+    adaptor = chosen_adaptor(args)
+    for owner, key in GIVEN_CLUSTERING_KEYS.items():
+        if getattr(args, key, None) and adaptor != owner:
+            raise ConfigError(f"key '{key}' is read by adaptor: {owner}, but this run has adaptor: {adaptor}; "
+                              f"set adaptor: {owner} or leave {key} out")
+    if adaptor == "selflabel":
+        from .selflabel.adaptor import check_selflabel_settings
+
+        try:
+            check_selflabel_settings(args)
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
+
+
+def pool_image_names(splits) -> List[str]:
+    """What names each image of the training pool a clustering run trains on (its path, or its index).
+
+    The same names the run writes in ``assignments.csv``: the pool is the training images
+    followed by the extra unlabelled ones (``usb_asd.data.usb_datasets.build_usb_datasets``).
+    """
+    from .data.usb_datasets import ConcatImages
+    from .outputs.assignments import image_names
+
+    store = splits.train_images
+    if splits.extra_train_images is not None:
+        store = ConcatImages([splits.train_images, splits.extra_train_images])
+    return image_names(store, len(store))
+
+
+def check_given_clustering(args: argparse.Namespace, splits) -> Optional[Dict]:
+    """Read the run's given clustering (``asd_init_assignments``, ``selflabel_assignments``) against its pool.
+
+    Returns:
+        Its fingerprint (:func:`usb_asd.asd.init_assignments.given_fingerprint`), or None when the run names none.
+
+    Raises:
+        UserError: the file cannot be used (:class:`usb_asd.asd.init_assignments.AssignmentsFileError`),
+            or it cannot be self-labelled from (no confidences to rank each cluster's images by).
+    """
+    from .asd.init_assignments import given_fingerprint, read_given_assignments
+    from .runner import chosen_adaptor
+
+    key = GIVEN_CLUSTERING_KEYS.get(chosen_adaptor(args) or "")
+    path = getattr(args, key, None) if key else None
+    if not path:
+        return None
+    given = read_given_assignments(path, pool_image_names(splits), int(args.num_classes), key)
+    if key == "selflabel_assignments":
+        from .selflabel.adaptor import selflabel_indices
+
+        selflabel_indices(given, args)
+    return given_fingerprint(given)
+
+
 def check_device(args: argparse.Namespace) -> None:
     """``gpu`` names a device this machine has (``multiprocessing_distributed`` picks its own).
 
@@ -164,6 +227,7 @@ def check_settings(args: argparse.Namespace) -> None:
     _check_learner(args)
     check_sha256_setting(getattr(args, "pretrain_sha256", None))
     _check_asd(args)
+    _check_given_clustering_keys(args)
     check_device(args)
 
 
@@ -200,6 +264,9 @@ def check_data(args: argparse.Namespace) -> Optional[Dict[str, Dict]]:
     splits, pool = prepare(args.dataset, args.data_dir)
     fingerprints = {"pool": pool}
     check_data_fits(args, splits, needs_labelled_split=chosen_adaptor(args) is None)
+    given = check_given_clustering(args, splits)
+    if given is not None:
+        fingerprints["init"] = given
     target_name = getattr(args, "da_target_dataset", None)
     if target_name:
         if target_name not in DATASETS:

@@ -44,8 +44,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-#: ``adaptor:`` values and the mixins they compose with the learner.
-ADAPTORS = ("asd",)
+#: ``adaptor:`` values and the mixins they compose with the learner: ASD, and the self-labelling
+#: baseline (a learner trained on the most confident images of a given clustering).
+ADAPTORS = ("asd", "selflabel")
 
 
 def chosen_adaptor(args: argparse.Namespace) -> Optional[str]:
@@ -55,18 +56,24 @@ def chosen_adaptor(args: argparse.Namespace) -> Optional[str]:
 
 
 def learner_mixins(args: argparse.Namespace) -> tuple:
-    """Mixins selected by the config: the adaptor (``adaptor: asd``) first, then regularisers (``supercm: True``)."""
+    """Mixins selected by the config: the adaptor (``adaptor: asd`` or ``selflabel``) first, then regularisers
+    (``supercm: True``)."""
     from .outputs.clustering_run import ClusteringOutputsMixin, is_clustering_run
 
     # Clustering runs write assignments.csv / clusters.png and keep the final model only.
     mixins: list = [ClusteringOutputsMixin] if is_clustering_run(args) else []
     adaptor = chosen_adaptor(args)
     if adaptor is not None:
-        if adaptor != "asd":
+        if adaptor not in ADAPTORS:
             raise ConfigError(f"adaptor must be one of {ADAPTORS} or None, got {adaptor!r}")
-        from .asd.adaptor import ASDAdaptorMixin
+        if adaptor == "asd":
+            from .asd.adaptor import ASDAdaptorMixin
 
-        mixins.append(ASDAdaptorMixin)
+            mixins.append(ASDAdaptorMixin)
+        else:
+            from .selflabel.adaptor import SelfLabelAdaptorMixin
+
+            mixins.append(SelfLabelAdaptorMixin)
     if getattr(args, "supercm", False):
         from .supercm.regulariser import SuperCMRegulariserMixin
 

@@ -71,13 +71,31 @@ def test_every_supported_learner_runs_with_asd(tmp_path, make_digits_config, alg
     assert record["iterations"] == 12 and record["acc"] is not None
 
 
-@pytest.mark.parametrize("mapping, lag", [("ctt", 0), ("features", 0), ("ctt", 3)])
-def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag):
+def _digits_pool_classes(path, corrupt=0.0, seed=0):
+    """A .npy of digits' training classes in pool order (a share ``corrupt`` put in another cluster)."""
+    from usb_asd.data.digits import load_digits
+
+    classes = load_digits().train_targets.copy()
+    rng = np.random.default_rng(seed)
+    flipped = rng.random(classes.size) < corrupt
+    classes[flipped] = (classes[flipped] + rng.integers(1, 10, flipped.sum())) % 10
+    np.save(path, classes)
+    return str(path)
+
+
+@pytest.mark.parametrize("mapping, lag, given", [("ctt", 0, False), ("features", 0, False), ("ctt", 3, False),
+                                                 ("ctt", 0, True)])
+def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, given):
     """With lag 3 the checkpoint of iteration 8 is written while the fit started after it runs
-    in the background; the resumed run applies it after iteration 11, as the full run does."""
+    in the background; the resumed run applies it after iteration 11, as the full run does.
+    Started from a given clustering, the checkpoint of iteration 8 is written while the given
+    labels serve; the resumed run hands over to the chain's map after iteration 12, as the full run does."""
     common = {**ASD, "algorithm": "freematch", "num_train_iter": 24, "num_eval_iter": 8, "epoch": 2,
               "asd_round_iter": 8, "asd_cluster_iter": 4, "asd_warmup_iter": 4, "asd_mapping": mapping,
               "asd_recluster_lag": lag}
+    if given:  # maps never agree enough (ARI above 1): the hand-over is at asd_warmup_iter
+        common.update(asd_init_assignments=_digits_pool_classes(tmp_path / "start.npy", corrupt=0.3),
+                      asd_warmup_iter=12, asd_switch_ari=2.0)
     full = _run(make_digits_config(**common, save_name="full", keep_checkpoints=True))
     resumed = _run(make_digits_config(**common, save_name="resumed", resume=True,
                                       load_path=str(tmp_path / "full" / "model_it8.pth")))
@@ -96,10 +114,44 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag):
         saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
         assert decode(saved["asd"])["pending_recluster"]["apply_at"] == 11
         assert np.array_equal(decode(a["asd"])["mapper"]["mapping"], decode(b["asd"])["mapper"]["mapping"])
+    if given:
+        saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
+        assert decode(saved["asd"])["given"]["labels_on"] is True
+        assert decode(a["asd"])["given"]["labels_on"] is False and decode(b["asd"])["given"]["labels_on"] is False
+        assert np.array_equal(decode(a["asd"])["mapper"]["mapping"], decode(b["asd"])["mapper"]["mapping"])
+        for run in ("full", "resumed"):
+            assert "takes over from asd_init_assignments after step 12" in (tmp_path / run / "log.txt").read_text()
     assert full["acc"] == resumed["acc"] and full["nmi"] == resumed["nmi"]
     from usb_asd.asd import background
 
     assert all(worker is None for worker in background._WORKERS.values()), "a run's background worker outlived it"
+
+
+def test_a_run_starts_from_a_given_clustering_and_its_assignments_start_the_next(tmp_path, make_digits_config):
+    """The given labels are the learner's from the first step; a run's own assignments.csv starts a second round.
+
+    Two clusters (digits below 5 and the others), so that a run this short uses both in its assignments."""
+    from usb_asd.core.checkpoint_codec import decode
+    from usb_asd.data.digits import load_digits
+
+    halves = (load_digits().train_targets >= 5).astype(np.int64)
+    np.save(tmp_path / "halves.npy", halves)
+    start = str(tmp_path / "halves.npy")
+    common = {**ASD, "algorithm": "fixmatch", "num_classes": 2, "batch_size": 16, "uratio": 1, "ema_m": 0.0,
+              "num_log_iter": 5, "asd_round_iter": 5, "asd_cluster_iter": 5, "asd_switch_ari": 2.0}
+    _run(make_digits_config(**{**common, "num_train_iter": 12, "num_eval_iter": 12, "asd_warmup_iter": 11},
+                            save_name="first", asd_init_assignments=start))
+    log = (tmp_path / "first" / "log.txt").read_text()
+    assert f"asd: starting from {start} (1437 images, 2 clusters)" in log
+    # On after 5 steps, where no gate could have switched them on (it needs two maps, or step 11).
+    assert "train/asd_labels_ready: 1.0000" in log.split("5 iteration")[1].split("\n")[0]
+    saved = decode(torch.load(tmp_path / "first" / "latest_model.pth", map_location="cpu", weights_only=False)["asd"])
+    np.testing.assert_array_equal(saved["given"]["clusters"], halves)
+    again = str(tmp_path / "first" / "assignments.csv")
+    record = _run(make_digits_config(**{**common, "num_train_iter": 4, "num_eval_iter": 4, "asd_warmup_iter": 3,
+                                        "asd_cluster_iter": 2}, save_name="second", asd_init_assignments=again))
+    assert record["iterations"] == 4
+    assert f"asd: starting from {again}" in (tmp_path / "second" / "log.txt").read_text()
 
 
 def test_settings_of_a_checkpoint_written_before_recluster_lag_existed_are_synchronous(make_digits_config):

@@ -76,3 +76,69 @@ def test_a_lagged_map_applies_exactly_lag_steps_after_its_snapshot(lag):
             np.testing.assert_array_equal(lagged[i], expected, err_msg=f"after iteration {i + 1}")
     # The maps changed over the run (the comparison is not between constants).
     assert sum(not np.array_equal(x, y) for x, y in zip(sync[5:], sync[6:])) >= 3
+
+
+# ---- starting from a given clustering (asd_init_assignments) ----------------------------------
+
+#: The planted toy: 400 pool images of 4 true classes, n_l = 40 instance classes.
+TRUTH = np.arange(400) % 4
+
+
+def _given_start(given, iterations=40, seed=0):
+    """ASD's schedule on the planted toy, started from the clustering ``given``.
+
+    The instance head's transitions join slots whose images share a true class
+    (80 %, else any slot), as a head whose features have learnt the classes would.
+    No redraw after the first draw: each step's labels are those of the same 40 images.
+
+    Returns:
+        Per step: (labels of the entries, whether the given clustering still labels them);
+        the slots; the fake algorithm.
+    """
+    builder = ClusterLabelBuilder(
+        ASDSettings(num_clusters=4, num_instances=40, window=10, alignment="none", seed=seed), num_samples=400
+    )
+    builder.start_from(given)
+    args = SimpleNamespace(asd_warmup_iter=30, asd_cluster_iter=5, asd_recluster_lag=0, asd_round_iter=1000)
+    printed = []
+    algorithm = _Algorithm(args=args, it=0, asd_builder=builder, num_train_iter=iterations, log_dict={},
+                           started=[], applied=[], asd_gate=MapAgreementGate(0.9, 30), print_fn=printed.append)
+    hook = ASDRoundHook()
+    hook.before_run(algorithm)
+    rng = np.random.default_rng(seed)
+    slots = builder.slots.copy()
+    same_class = [np.flatnonzero(TRUTH[slots] == TRUTH[slots[j]]) for j in range(40)]
+    steps = []
+    for it in range(iterations):
+        algorithm.it = it
+        steps.append((builder.labels_for_entries(np.arange(40)), builder.given_labels_on))
+        a = rng.integers(0, 40, 64)
+        within = np.array([rng.choice(same_class[j]) for j in a])
+        b = np.where(rng.random(64) < 0.8, within, rng.integers(0, 40, 64))
+        builder.observe_views(a, np.where(b == a, (a + 1) % 40, b))
+        hook.after_train_step(algorithm)
+    assert np.array_equal(builder.slots, slots)
+    algorithm.printed = printed
+    return steps, slots, algorithm
+
+
+def test_a_start_from_the_true_partition_stays_at_it():
+    steps, slots, algorithm = _given_start(TRUTH)
+    for it, (labels, _) in enumerate(steps):
+        np.testing.assert_array_equal(labels, TRUTH[slots], err_msg=f"before step {it + 1}")  # ids kept too
+    assert steps[0][1] and not steps[-1][1]  # the given labels served first, the chain's map took over
+    assert algorithm.asd_gate.on_since == 10  # the second map agreed with the first
+    assert any("takes over from asd_init_assignments after step 10" in line for line in algorithm.printed)
+
+
+def test_a_start_from_a_partly_corrupted_partition_ends_closer_to_the_truth():
+    rng = np.random.default_rng(7)
+    given = TRUTH.copy()
+    flipped = rng.random(400) < 0.3
+    given[flipped] = (TRUTH[flipped] + rng.integers(1, 4, flipped.sum())) % 4  # 30 % put in another cluster
+    steps, slots, algorithm = _given_start(given)
+    first, last = steps[0][0], steps[-1][0]
+    np.testing.assert_array_equal(first, given[slots])  # the learner starts on the given labels
+    start, end = np.mean(first == TRUTH[slots]), np.mean(last == TRUTH[slots])
+    assert start < 0.8 and end == 1.0  # same ids as the truth: matched to the given clustering's majority
+    assert not steps[-1][1]

@@ -458,3 +458,93 @@ def test_the_default_number_of_instance_classes_overclusters_within_the_pool():
         # the builder accepts the default and its auto draw factor on that pool
         ClusterLabelBuilder(ASDSettings(num_clusters=k, num_instances=n_l,
                                         draw_factor=resolve_draw_factor("auto", n, n_l)), num_samples=n)
+
+
+# ---- a given clustering to start from (asd_init_assignments) ----------------------------------
+def test_given_labels_follow_each_image_through_redraws_until_the_hand_over():
+    given = np.arange(20) % 2
+    b = _builder()
+    b.start_from(given)
+    b.place(b.draw())
+    assert b.given_labels_on and b.slot_clusters is None  # labels from the start, no map of the chain's yet
+    np.testing.assert_array_equal(b.labels_for_entries(np.arange(4)), given[b.slots])
+    assert b.recluster() is False  # no transitions: the given partition is not taken for a map
+    _planted_pairs(b)
+    assert b.recluster() is True
+    b.place(b.draw(), np.log(np.full((4, 4), 0.25)))  # a redraw: new images, their own given clusters
+    np.testing.assert_array_equal(b.labels_for_entries(np.arange(4)), given[b.slots])
+    b.hand_over()
+    np.testing.assert_array_equal(b.labels_for_entries(np.arange(4)), b.slot_clusters)
+
+
+def test_while_the_given_labels_serve_each_fit_starts_from_their_partition_and_keeps_their_ids():
+    from usb_asd.asd.mapping import InstanceClusterMapper
+
+    b = _builder()
+    b.place(b.draw())
+    given = np.zeros(20, dtype=np.int64)
+    given[b.slots] = [1, 1, 0, 0]  # slots 0, 1 given cluster 1: the planted pairs with those ids
+    b.start_from(given)
+    _planted_pairs(b)
+    b.recluster()
+    np.testing.assert_array_equal(b.slot_clusters, [1, 1, 0, 0])
+    # Exactly the mapper's fit from that partition (its medoids, ids matched to it).
+    reference = InstanceClusterMapper(2, 0, distance="spectral")
+    reference.load_state_dict({**reference.state_dict(), "mapping": np.array([1, 1, 0, 0]), "medoids": None})
+    reference.fit(b.tracker.similarity())
+    np.testing.assert_array_equal(b.mapper.medoids, reference.medoids)
+
+
+def test_the_given_partition_of_a_slot_is_the_majority_of_its_images():
+    b = _builder(instances_per_slot=2)
+    given = np.arange(20) % 2
+    b.start_from(given)
+    b.place(b.draw())
+    entry = given[b.slots].reshape(2, 4)  # entry c * n_l + j is slot j's c-th image
+    expected = np.where(entry[0] == entry[1], entry[0], np.minimum(entry[0], entry[1]))  # ties: the lower id
+    np.testing.assert_array_equal(b.given_slot_partition(), expected)
+    np.testing.assert_array_equal(b.entry_clusters, given[b.slots])  # each entry: its own image's cluster
+
+
+def test_the_feature_map_starts_from_the_given_groups_and_keeps_their_ids():
+    rng = np.random.default_rng(3)
+    truth = np.arange(400) % 4
+    features = np.eye(4)[truth] + 0.05 * rng.normal(size=(400, 4))
+    given = (truth + 1) % 4  # the true groups under other ids,
+    given[:40] = rng.integers(0, 4, 40)  # some put elsewhere
+    b = _planted_builder(mapping="features")
+    b.start_from(given)
+    b.recluster(features)
+    np.testing.assert_array_equal(b.state_dict()["pool_clusters"], (truth + 1) % 4)  # refined, the given ids kept
+
+
+def test_a_given_start_is_saved_and_restored_but_not_broadcast():
+    from usb_asd.core.checkpoint_codec import decode, encode
+
+    given = np.arange(20) % 2
+    run = _builder()
+    run.start_from(given)
+    run.place(run.draw())
+    run.hand_over()
+    state = decode(encode(run.state_dict()))
+    resumed = _builder()
+    resumed.load_state_dict(state)
+    assert not resumed.given_labels_on
+    np.testing.assert_array_equal(resumed.state_dict()["given"]["clusters"], given)
+    assert "given" not in run._current_state()  # every rank reads the file; a redraw's broadcast omits it
+    kept = _builder()
+    kept.start_from(given)
+    kept.load_state_dict({k: v for k, v in state.items() if k != "given"})  # a broadcast, or an older state
+    assert kept.given_labels_on
+    cold = _builder()
+    cold.load_state_dict({**state, "given": None})
+    assert not cold.given_labels_on and cold.state_dict()["given"] is None
+
+
+def test_a_given_start_must_fit_the_pool_and_have_a_map_to_refine_it():
+    with pytest.raises(ValueError, match="one integer cluster id per pool image"):
+        _builder().start_from(np.zeros(19, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"in \[0, 2\)"):
+        _builder().start_from(np.full(20, 2))
+    with pytest.raises(ValueError, match="asd_mapping: random"):
+        _builder(mapping="random").start_from(np.arange(20) % 2)

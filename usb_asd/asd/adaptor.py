@@ -31,11 +31,13 @@ from ..config import PluginArgument
 from ..core.checkpoint_codec import decode, encode
 from ..data.eval_view import EvalView
 from ..nets.two_head import TwoHeadNet, unwrap
+from ..outputs.assignments import image_names
 from .feature_clusters import FEATURE_CLUSTERINGS
 from .mapping import DISTANCES
 from .distributed import make_label_builder, sum_over_ranks
 from .pipeline import (ALIGNMENTS, MAPPINGS, REDRAW_LABELS, SAMPLERS, ASDSettings, default_num_instances,
                        resolve_draw_factor)
+from .init_assignments import read_given_assignments
 from .instance_objective import BalancedInstanceObjective
 from .label_gate import MapAgreementGate
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
@@ -88,6 +90,10 @@ ASD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_feature_clustering", str, "kmeans",
                    f"one of {FEATURE_CLUSTERINGS}: how asd_mapping: features clusters the pool's features "
                    "(warm-started k-means, or spectral clustering of their kNN graph)"),
+    PluginArgument("--asd_init_assignments", str, None,
+                   "start from a given clustering instead of cold: an assignments CSV (columns image, cluster; "
+                   "a run's own assignments.csv) or a .npy of cluster ids in pool order; its labels serve until "
+                   "the chain's own maps agree, and the maps refine it"),
 ]
 
 
@@ -135,6 +141,9 @@ def asd_settings_from_args(args, num_samples: Optional[int] = None) -> ASDSettin
         raise ValueError(f"asd_warmup_iter must be >= 0, got {args.asd_warmup_iter}")
     if not args.asd_switch_ari >= 0:
         raise ValueError(f"asd_switch_ari must be >= 0, got {args.asd_switch_ari}")
+    if getattr(args, "asd_init_assignments", None) and args.asd_mapping == "random":
+        raise ValueError("asd_init_assignments is refined by the chain's maps, and asd_mapping: random (an "
+                         "ablation) has none; set asd_mapping: ctt or features, or leave asd_init_assignments out")
     if args.asd_instance_ssl_ratio < 0 or args.asd_freeze_prototypes_iter < 0:
         raise ValueError("asd_instance_ssl_ratio and asd_freeze_prototypes_iter must be >= 0, got "
                          f"{args.asd_instance_ssl_ratio} and {args.asd_freeze_prototypes_iter}")
@@ -199,6 +208,14 @@ class ASDAdaptorMixin:
         self.asd_eval_transform = dataset_dict["eval"].transform
         # One state across ranks in a distributed run (.distributed); the plain builder otherwise.
         self.asd_builder = make_label_builder(self.asd_settings, len(pool))
+        init = getattr(self.args, "asd_init_assignments", None)
+        if init:
+            # Checked against the pool before the run wrote anything (usb_asd.preflight); read again here,
+            # in every process, so the labels come from the file and not from a broadcast.
+            given = read_given_assignments(init, image_names(pool.data, len(pool)), self.asd_settings.num_clusters)
+            self.asd_builder.start_from(given.clusters)
+            self.print_fn(f"asd: starting from {init} ({len(pool)} images, {self.asd_settings.num_clusters} "
+                          "clusters): its labels serve until the chain's own maps agree")
         self.asd_gate = MapAgreementGate(self.args.asd_switch_ari, self.args.asd_warmup_iter)
         self.asd_objective = BalancedInstanceObjective(
             self.asd_settings.num_instances, self.args.batch_size * self.args.uratio, sum_over_ranks()
@@ -279,8 +296,10 @@ class ASDAdaptorMixin:
         self.register_hook(ASDRoundHook(), "ASDRoundHook", "VERY_HIGH")
 
     def asd_labels_ready(self) -> bool:
-        """Whether the learner trains on cluster labels yet (the gate is on and a mapping exists)."""
-        return self.asd_gate.is_on(self.it) and self.asd_builder.slot_clusters is not None
+        """Whether the learner trains on cluster labels yet: a given clustering serves, or the gate is on
+        and a mapping exists."""
+        builder = self.asd_builder
+        return builder.given_labels_on or (self.asd_gate.is_on(self.it) and builder.slot_clusters is not None)
 
     def labelled_targets_ready(self) -> bool:
         return self.asd_labels_ready()

@@ -110,23 +110,34 @@ class ASDRoundHook(Hook):
             self._log_label_score(algorithm, "eval/asd_redraw_label_acc")
 
     def _after_map(self, algorithm, it: int) -> None:
-        """A new map is installed: let the label gate see it, and log its agreement and score."""
+        """A new map is installed: let the label gate see it, and log its agreement and score.
+
+        Where a given clustering labels the instances (``asd_init_assignments``), the
+        gate's switch-on is the hand-over: from then on the chain's own map labels them.
+        """
+        builder = algorithm.asd_builder
         was_on = algorithm.asd_gate.on_since is not None
-        algorithm.asd_gate.observe_map(it, algorithm.asd_builder.slot_clusters)
+        algorithm.asd_gate.observe_map(it, builder.slot_clusters)
         if algorithm.asd_gate.last_agreement is not None:
             algorithm.log_dict["train/asd_map_agreement"] = algorithm.asd_gate.last_agreement
-        self._log_label_score(algorithm, "eval/asd_label_acc")
         if not was_on and algorithm.asd_gate.on_since is not None:
+            given = builder.given_labels_on
+            before = algorithm.asd_label_score() if given else None
+            if given:
+                builder.hand_over()
             score = algorithm.asd_label_score()
             agreement = algorithm.asd_gate.last_agreement
             if agreement is not None and agreement >= algorithm.asd_gate.threshold:
                 reason = f"consecutive maps agree, ARI {agreement:.3f}"
             else:
                 reason = "asd_warmup_iter reached" + ("" if agreement is None else f", map agreement {agreement:.3f}")
-            algorithm.print_fn(f"asd: cluster labels on after step {it} ({reason}"
-                               + ("" if score is None else f", slot labels {score:.3f} right") + ")")
+            what = "the chain's own map takes over from asd_init_assignments" if given else "cluster labels on"
+            right = "" if score is None else f", slot labels {score:.3f} right" + (
+                "" if before is None else f" (given: {before:.3f})")
+            algorithm.print_fn(f"asd: {what} after step {it} ({reason}{right})")
             if score is not None:
                 algorithm.log_dict["eval/asd_switch_on_label_acc"] = score
+        self._log_label_score(algorithm, "eval/asd_label_acc")
 
     @staticmethod
     def _log_label_score(algorithm, key: str) -> None:

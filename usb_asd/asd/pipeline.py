@@ -8,7 +8,10 @@ iterations (Duan et al., IEEE TIP 2025, arXiv 2509.20976):
   ``e = c * n_l + j``, the ``c``-th of the ``m`` images instance-head class
   ``j`` stands for (``m = asd_instances_per_slot``, 1 by default: one image
   per class, the paper's setting);
-* ``slot_clusters[j]``: the cluster id of slot ``j`` (None during warm-up).
+* ``slot_clusters[j]``: the cluster id of slot ``j`` (None during warm-up);
+* optionally a given clustering of the pool (``asd_init_assignments``) that labels
+  the entries until the chain's own maps take over
+  (:meth:`ClusterLabelBuilder.start_from`, :meth:`ClusterLabelBuilder.hand_over`).
 
 The labelled batch the SSL learner sees is then ``(x_{slots[e]}, slot_clusters[e mod n_l])``.
 Knows nothing of USB: plain arrays in and out.
@@ -207,17 +210,32 @@ def _cluster_pool(method: str, features: np.ndarray, k: int, seed: int,
     return {"pool_clusters": cluster_features(method, features, k, seed, previous=previous)}
 
 
-def _fit_mapper(mapper_state: Dict[str, Any], similarity: np.ndarray) -> Dict[str, Any]:
+def _fit_mapper(mapper_state: Dict[str, Any], similarity: np.ndarray,
+                start: Optional[np.ndarray] = None) -> Dict[str, Any]:
     """The transition map's re-clustering: a mapper in ``mapper_state`` fitted on ``similarity``.
 
     Module level, on copies: it may run in the background worker.
+
+    Args:
+        mapper_state: The current mapper's state.
+        similarity: ``(n_l, n_l)`` transition similarity.
+        start: A partition of the instance classes to start from instead of the current
+            medoids (the given clustering's, :meth:`ClusterLabelBuilder.given_slot_partition`):
+            the fit starts from its medoids and matches its ids to it. Without transitions
+            nothing is fitted and the current map stays as it was.
     """
     mapper = InstanceClusterMapper(
         mapper_state["num_clusters"], mapper_state["seed"], max_iter=mapper_state["max_iter"],
         method=mapper_state["method"], init=mapper_state["init"], distance=mapper_state["distance"],
     )
-    mapper.load_state_dict(mapper_state)
+    if start is None:
+        mapper.load_state_dict(mapper_state)
+        mapper.fit(similarity)
+        return {"mapper": mapper.state_dict()}
+    mapper.load_state_dict({**mapper_state, "mapping": np.asarray(start, dtype=np.int64), "medoids": None})
     mapper.fit(similarity)
+    if mapper.num_fits == int(mapper_state.get("num_fits", 0)):
+        return {"mapper": mapper_state}  # no transitions yet: the given partition is not a map of the chain's
     return {"mapper": mapper.state_dict()}
 
 
@@ -250,6 +268,9 @@ class ClusterLabelBuilder:
         self.rounds = 0
         self._random_map: Optional[np.ndarray] = None
         self._pool_clusters: Optional[np.ndarray] = None  # asd_mapping: features
+        # A given clustering of the pool (asd_init_assignments), and whether it still labels the entries.
+        self._given: Optional[np.ndarray] = None
+        self._given_labels_on = False
         # A re-clustering running in the background: (iteration to apply it at, job).
         self._pending: Optional[Tuple[int, Any]] = None
         if settings.mapping == "random":
@@ -432,11 +453,14 @@ class ClusterLabelBuilder:
             if features is None or len(features) != self.num_samples:
                 raise ValueError(f"asd_mapping: features needs features of all {self.num_samples} unlabelled samples")
             previous = None if self._pool_clusters is None else self._pool_clusters.copy()
+            if self._given_labels_on:
+                previous = self._given.copy()  # a refinement of the given groups, ids matched to them
             return _cluster_pool, (
                 settings.feature_clustering, features, settings.num_clusters, settings.seed, previous,
             )
         # New arrays: the tracker and the mapper move on.
-        return _fit_mapper, (self.mapper.state_dict(), self.tracker.similarity())
+        start = self.given_slot_partition() if self._given_labels_on else None
+        return _fit_mapper, (self.mapper.state_dict(), self.tracker.similarity(), start)
 
     def _apply_recluster(self, result: Dict[str, Any]) -> bool:
         """Install a re-clustering's result; True once a mapping exists."""
@@ -450,9 +474,11 @@ class ClusterLabelBuilder:
 
     @property
     def slot_clusters(self) -> Optional[np.ndarray]:
-        """Cluster id of each slot, ``(n_l,)``, or None while no mapping exists (warm-up).
+        """Cluster id of each slot in the chain's own map, ``(n_l,)``, or None while no mapping exists (warm-up).
 
         With ``mapping="features"`` the cluster of each entry's image, ``(m * n_l,)``.
+        A given clustering (:meth:`start_from`) is not a map: this stays the chain's own
+        (the label gate judges it) while the given labels serve.
         """
         if self._random_map is not None:
             return self._random_map.copy()
@@ -462,7 +488,13 @@ class ClusterLabelBuilder:
 
     @property
     def entry_clusters(self) -> Optional[np.ndarray]:
-        """Cluster id of each entry's image, ``(m * n_l,)``, or None while no mapping exists (warm-up)."""
+        """Cluster id of each entry's image, ``(m * n_l,)``, or None while no mapping exists (warm-up).
+
+        While a given clustering serves (:meth:`start_from` until :meth:`hand_over`), each
+        entry's image's given cluster.
+        """
+        if self._given_labels_on and self.slots is not None:
+            return self._given[self.slots]
         clusters = self.slot_clusters
         if clusters is None or self.settings.mapping == "features":
             return clusters  # the features map labels each image (entry) already
@@ -477,6 +509,57 @@ class ClusterLabelBuilder:
         clusters = self.entry_clusters
         return None if clusters is None else clusters[np.asarray(entry_idx, dtype=np.int64)]
 
+    # ---- a given clustering to start from (asd_init_assignments) ----------------
+    def start_from(self, pool_clusters: np.ndarray) -> None:
+        """Start from a given clustering of the pool instead of cold.
+
+        Until :meth:`hand_over`: each entry's cluster label is its image's given
+        cluster (:attr:`entry_clusters`), so the learner trains on labels from
+        the first step, and every re-clustering refines the given clustering:
+        with ``mapping="ctt"`` the k-Medoids fit starts from the medoids of the
+        given partition of the instance classes (:meth:`given_slot_partition`)
+        and its ids are matched to it; with ``mapping="features"`` the pool's
+        clustering starts from the given groups and its ids are matched to them.
+        The maps made meanwhile are the chain's own (:attr:`slot_clusters`), for
+        the label gate to judge; after the hand-over the fits warm-start from the
+        previous map as in a cold run.
+
+        Args:
+            pool_clusters: ``(N,)`` cluster id of each pool image, in ``[0, k)``.
+        """
+        clusters = np.asarray(pool_clusters)
+        k = self.settings.num_clusters
+        if clusters.shape != (self.num_samples,) or not np.issubdtype(clusters.dtype, np.integer):
+            raise ValueError(f"a given clustering must hold one integer cluster id per pool image "
+                             f"({self.num_samples}), got shape {clusters.shape} and type {clusters.dtype}")
+        if clusters.size and (clusters.min() < 0 or clusters.max() >= k):
+            raise ValueError(f"a given clustering's ids must lie in [0, {k})")
+        if self.settings.mapping == "random":
+            raise ValueError("asd_mapping: random has no map to refine a given clustering with")
+        self._given = clusters.astype(np.int64)
+        self._given_labels_on = True
+
+    @property
+    def given_labels_on(self) -> bool:
+        """Whether the given clustering labels the entries (from :meth:`start_from` until :meth:`hand_over`)."""
+        return self._given_labels_on
+
+    def hand_over(self) -> None:
+        """From now on the chain's own map labels the entries; the given clustering no longer serves."""
+        self._given_labels_on = False
+
+    def given_slot_partition(self) -> np.ndarray:
+        """The given cluster of each instance class, ``(n_l,)``: that of the image in its slot.
+
+        With ``m`` images per slot, the cluster most of them are given (ties: the lowest id).
+        """
+        if self._given is None or self.slots is None:
+            raise RuntimeError("asd: given_slot_partition needs a given clustering and a sample set")
+        n_l, k = self.settings.num_instances, self.settings.num_clusters
+        counts = np.zeros((n_l, k), dtype=np.int64)
+        np.add.at(counts, (self.slots_of_entries(np.arange(self.slots.size)), self._given[self.slots]), 1)
+        return counts.argmax(axis=1).astype(np.int64)
+
     # ---- checkpoints ----------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
         """The whole state, with a pending re-clustering's result (waited for) and its step."""
@@ -486,7 +569,10 @@ class ClusterLabelBuilder:
             # where the snapshot (an n_l x n_l similarity) could not be rebuilt from the
             # tracker after it moved on.
             pending = {"apply_at": self._pending[0], "result": self._pending[1].result()}
-        return {**self._current_state(), "pending_recluster": pending}
+        # The given clustering is not in _current_state: every rank reads it from the file, so a
+        # redraw's broadcast need not carry N ids.
+        given = None if self._given is None else {"clusters": self._given.copy(), "labels_on": self._given_labels_on}
+        return {**self._current_state(), "pending_recluster": pending, "given": given}
 
     def _current_state(self) -> Dict[str, Any]:
         """The state without the pending re-clustering (what a redraw broadcasts)."""
@@ -524,3 +610,7 @@ class ClusterLabelBuilder:
         self._pool_clusters = None if pool_clusters is None else np.asarray(pool_clusters, dtype=np.int64)
         pending = state.get("pending_recluster")  # absent from states written before asd_recluster_lag
         self._pending = None if pending is None else (int(pending["apply_at"]), FinishedJob(pending["result"]))
+        if "given" in state:  # absent from a broadcast (.distributed) and from states written before the option
+            given = state["given"]
+            self._given = None if given is None else np.asarray(given["clusters"], dtype=np.int64)
+            self._given_labels_on = False if given is None else bool(given["labels_on"])

@@ -33,14 +33,12 @@ def load_test_split(dataset: str, data_dir: str, num_classes: Any = None):
     Returns:
         ``(images, targets, num_classes)``.
     """
-    from ..data.image_io import load_image
+    from ..baselines import split_pixels
     from ..data.registry import load_splits
 
     splits = load_splits(dataset, data_dir, num_classes)
-    images = splits.test_images
-    if not isinstance(images, np.ndarray):
-        # Folder datasets list file paths; decoded here once.
-        images = np.stack([load_image(path) for path in images])
+    # Folder datasets list file paths: decoded here once, at their own size.
+    images = split_pixels(splits.test_images)
     return np.asarray(images), np.asarray(splits.test_targets), splits.num_classes
 
 

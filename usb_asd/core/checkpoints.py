@@ -69,7 +69,8 @@ def run_settings(args) -> Dict[str, Any]:
         ``{algorithm, adaptor, supercm, net, num_classes, asd_num_instances, img_size}``;
         ``asd_num_instances`` is n_l as used (``0`` means 4k) for ASD runs, else ``None``.
         ASD runs also record every other ``asd_*`` setting as given: the adaptor's
-        state (sample set, transition window, map) only means what it means under them.
+        state (sample set, transition window, map) only means what it means under them;
+        self-labelling runs their ``selflabel_*`` settings (the labelled split follows them).
     """
     adaptor = getattr(args, "adaptor", None)
     adaptor = None if adaptor in (None, "", "none", "None") else str(adaptor)
@@ -85,10 +86,10 @@ def run_settings(args) -> Dict[str, Any]:
         "asd_num_instances": n_l,
         "img_size": int(args.img_size),
     }
-    if adaptor == "asd":
-        # Read by prefix, so that core/ needs no import of the adaptor's key list.
+    if adaptor in ("asd", "selflabel"):
+        # Read by prefix (asd_*, selflabel_*), so that core/ needs no import of the adaptors' key lists.
         settings.update({key: value for key, value in sorted(vars(args).items())
-                         if key.startswith("asd_") and key != "asd_num_instances"
+                         if key.startswith(f"{adaptor}_") and key != "asd_num_instances"
                          and (value is None or isinstance(value, (bool, int, float, str)))})
     return settings
 
@@ -249,8 +250,9 @@ def check_resume_data(path: str, current: Dict[str, Dict[str, Any]]) -> None:
 
     Args:
         path: The checkpoint (``load_path``, as :func:`resume_checkpoint` chose it).
-        current: This run's fingerprints, ``{"pool": ..., "target": ...}``
-            (:func:`usb_asd.data.pool_check.pool_fingerprint`). Checkpoints saved before
+        current: This run's fingerprints, ``{"pool": ..., "target": ..., "init": ...}``
+            (:func:`usb_asd.data.pool_check.pool_fingerprint`; ``init``: the given clustering's,
+            :func:`usb_asd.asd.init_assignments.given_fingerprint`). Checkpoints saved before
             fingerprints were recorded are not judged.
 
     Raises:
@@ -263,6 +265,14 @@ def check_resume_data(path: str, current: Dict[str, Dict[str, Any]]) -> None:
         return
     for part, fingerprint in current.items():
         before = recorded.get(part)
+        if part == "init":
+            if isinstance(before, dict) and before.get("digest") != fingerprint.get("digest"):
+                raise CheckpointError(
+                    f"checkpoint {path} (load_path) was started from another given clustering than "
+                    f"{fingerprint.get('path')} now holds (it read {before.get('path')}); its state (labels, "
+                    "maps) belongs to that clustering. Resume with the file it started from, or start a new "
+                    "run (resume: False)")
+            continue
         change = describe_change(before, fingerprint) if isinstance(before, dict) else None
         if change:
             what = "training pool" if part == "pool" else "target data set (da_target_dataset)"

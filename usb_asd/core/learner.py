@@ -118,9 +118,7 @@ class PluginLearnerMixin:
         dataset_dict = self.adapt_datasets(dataset_dict)
         self.args.ulb_dest_len = len(dataset_dict["train_ulb"])
         self.args.lb_dest_len = len(dataset_dict["train_lb"]) if dataset_dict["train_lb"] is not None else 0
-        labelled = (
-            f"{self.args.lb_dest_len} labelled" if num_labels else f"{self.args.lb_dest_len} sampled instances (no labels)"
-        )
+        labelled = self.describe_labelled_split(self.args.lb_dest_len)
         domains = f"{self.args.dataset} -> {target_name}" if target_name else self.args.dataset
         self.print_fn(
             f"dataset {domains}: {labelled}, {self.args.ulb_dest_len} unlabelled, "
@@ -129,6 +127,10 @@ class PluginLearnerMixin:
         if self.rank == 0 and self.distributed:
             torch.distributed.barrier()
         return dataset_dict
+
+    def describe_labelled_split(self, size: int) -> str:
+        """What the run's log calls its labelled split of ``size`` items."""
+        return f"{size} labelled" if int(self.args.num_labels or 0) else f"{size} sampled instances (no labels)"
 
     def labelled_targets_ready(self) -> bool:
         """Whether ``y_lb`` holds real targets; label-building adaptors say no while they warm up."""
