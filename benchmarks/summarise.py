@@ -286,6 +286,16 @@ def seeds_table(name: str) -> str:
     return "\n".join(lines)
 
 
+def step_time_table(name: str) -> str:
+    """Paired step times, before against after (``benchmarks/asd_step_time_pairs.sh``)."""
+    data = _load(name)
+    lines = ["| pair | median step before (s) | after (s) | ratio after / before |", "| --- | --- | --- | --- |"]
+    for i, p in enumerate(data["pairs"], 1):
+        lines.append(f"| {i} | {p['before_median_step_s']:.4f} | {p['after_median_step_s']:.4f} | {p['ratio']:.3f} |")
+    lines.append(f"| median | | | {data['ratio_median']:.3f} (range {data['ratio_min']:.3f}-{data['ratio_max']:.3f}) |")
+    return "\n".join(lines)
+
+
 def instance_stage_table(name: str) -> str:
     """``benchmarks/asd_instance_stage.py``'s entries: the instance stage alone, scored on the validation part."""
     data = _load(name)
@@ -396,7 +406,7 @@ def render_document(template_path: str = TEMPLATE) -> str:
     # ``{{kind:<argument>}}`` markers: the argument is a results file or folder.
     with_argument = {"compare": compare_tables, "file": _file_text, "slot_trace": slot_trace_table,
                      "validation": validation_table, "target_runs": target_runs_table,
-                     "seeds": seeds_table, "instance_stage": instance_stage_table,
+                     "seeds": seeds_table, "instance_stage": instance_stage_table, "step_time": step_time_table,
                      "folder_run": folder_run_table}
 
     def fill(match: "re.Match[str]") -> str:
