@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import logging
-import os
 from inspect import signature
 from typing import Dict, List, Optional, Sequence
 
