@@ -19,7 +19,7 @@ Costs provided:
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import ot
@@ -164,12 +164,17 @@ def align_to_slots(
     m, n = cost.shape
     if m > n:
         raise ValueError(f"cost has more instances ({m}) than slots ({n}); each instance needs its own slot")
-    plan = sinkhorn_plan(cost, reg, num_iter_max=num_iter_max, stop_thr=relative_stop_threshold(stop_thr, n),
-                         warn=False)
-    rows, cols = linear_sum_assignment(plan, maximize=True)
+    rows, cols = _rounded_plan(cost, reg, num_iter_max, stop_thr)
     slot_of_instance = np.empty(m, dtype=np.int64)
     slot_of_instance[rows] = cols
     return slot_of_instance
+
+
+def _rounded_plan(cost: np.ndarray, reg: float, num_iter_max: int, stop_thr: float) -> Tuple[np.ndarray, np.ndarray]:
+    """The Sinkhorn plan of ``cost`` rounded to a one-to-one matching (Hungarian on the plan): ``(rows, cols)``."""
+    plan = sinkhorn_plan(cost, reg, num_iter_max=num_iter_max,
+                         stop_thr=relative_stop_threshold(stop_thr, cost.shape[1]), warn=False)
+    return linear_sum_assignment(plan, maximize=True)
 
 
 def select_for_slots(
@@ -207,9 +212,7 @@ def select_for_slots(
     m, n = cost.shape
     if m < n:
         raise ValueError(f"cost has fewer candidates ({m}) than slots ({n}); each slot needs its own candidate")
-    plan = sinkhorn_plan(cost, reg, num_iter_max=num_iter_max, stop_thr=relative_stop_threshold(stop_thr, n),
-                         warn=False)
-    rows, cols = linear_sum_assignment(plan, maximize=True)
+    rows, cols = _rounded_plan(cost, reg, num_iter_max, stop_thr)
     candidate_of_slot = np.empty(n, dtype=np.int64)
     candidate_of_slot[cols] = rows
     return candidate_of_slot

@@ -116,7 +116,7 @@ def write_atomic(
         if isinstance(error, OSError):
             raise WriteError(path, error, setting) from error
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def write_bytes_atomic(path: str, data, setting: Optional[str] = None) -> None:
@@ -181,7 +181,7 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
     """Make a rename durable; some platforms (Windows) cannot open folders, which is fine there."""
     try:
         fd = os.open(directory, os.O_RDONLY)

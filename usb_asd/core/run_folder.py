@@ -31,7 +31,7 @@ import os
 import shutil
 from typing import List, Optional
 
-from .atomic_io import WriteError, ensure_writable_dir, remove_stale_temporaries
+from .atomic_io import WriteError, ensure_writable_dir, fsync_directory, remove_stale_temporaries
 
 log = logging.getLogger("usb_asd")
 
@@ -71,20 +71,6 @@ def _exchange(a: str, b: str) -> bool:
     raise OSError(code, os.strerror(code), a)
 
 
-def _fsync_parent(path: str) -> None:
-    """Make a rename in ``path``'s folder durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def recover(final: str) -> List[str]:
     """Finish or undo what a killed run left beside ``final`` (module docstring); returns what it did."""
     done = []
@@ -95,7 +81,7 @@ def recover(final: str) -> List[str]:
             done.append(f"removed the remains of a replaced run ({replaced})")
         else:
             os.rename(replaced, final)
-            _fsync_parent(final)
+            fsync_directory(os.path.dirname(os.path.abspath(final)))
             done.append(f"put back the earlier run a killed swap had moved aside ({replaced} -> {final})")
     if os.path.isdir(incoming):
         shutil.rmtree(incoming, ignore_errors=True)
@@ -173,7 +159,7 @@ class RunFolder:
                 os.rename(replaced, final)  # the second rename failed: the earlier run goes back
             raise WriteError(final, error, "save_dir") from error
         self.committed = True
-        _fsync_parent(final)
+        fsync_directory(os.path.dirname(os.path.abspath(final)))
         shutil.rmtree(replaced, ignore_errors=True)
 
     def abandon(self) -> None:
