@@ -101,8 +101,8 @@ def run(lag: int, settings, args, fitted_state: Dict[str, Any]) -> Dict[str, Any
         "steady_mean_step_s": float(np.median(steps_np)) + per_fit / args.cluster_iter,
         "apply_waits_s": [float(w) for w in algorithm.waits],
         "step_s": [float(s) for s in steps],
-        "mapping": builder.mapper.mapping,
-        "medoids": builder.mapper.medoids,
+        "mapping": builder.cluster_map.mapper.mapping,
+        "medoids": builder.cluster_map.mapper.medoids,
     }
 
 

@@ -47,7 +47,7 @@ def test_a_plugin_key_given_as_a_flag_overrides_the_shipped_config():
     args = parse_config(["--c", path, "--asd_mapping", "features", "--T", "0.3"], extra_arguments=_extra_arguments)
     assert args.asd_mapping == "features"
     assert args.T == 0.3  # a FreeMatch argument, known only once the learner is read
-    assert args.asd_redraw_labels == load_yaml(path)["asd_redraw_labels"]  # the rest is the file's
+    assert args.asd_kmedoids_distance == load_yaml(path)["asd_kmedoids_distance"]  # the rest is the file's
 
 
 #: What may differ between a digits config and its MNIST-5k twin: the data, its input size, where runs go.

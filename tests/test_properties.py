@@ -23,7 +23,7 @@ KEYS = [
     "crop_ratio", "gpu", "seed", "num_workers", "image_kind", "resume", "load_path", "overwrite", "use_pretrain",
     "pretrain_path", "pretrain_sha256", "skip_bad_images", "check_images", "supercm", "da_target_dataset",
     "asd_window", "asd_num_instances", "asd_mapping", "asd_warmup_iter", "asd_cluster_iter", "asd_round_iter",
-    "asd_instances_per_slot", "asd_recluster_lag", "asd_windw", "no_such_key",
+    "asd_draw_factor", "asd_recluster_lag", "asd_windw", "no_such_key",
 ]
 
 #: Words that are valid for some keys and nonsense for others.

@@ -109,16 +109,17 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, gi
 
     assert np.array_equal(decode(a["asd"])["slots"], decode(b["asd"])["slots"])
     if mapping == "features":  # the pool's k-means groups were restored and refitted identically
-        assert np.array_equal(decode(a["asd"])["pool_clusters"], decode(b["asd"])["pool_clusters"])
+        assert np.array_equal(decode(a["asd"])["cluster_map"]["pool_clusters"],
+                              decode(b["asd"])["cluster_map"]["pool_clusters"])
     if lag:
         saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
         assert decode(saved["asd"])["pending_recluster"]["apply_at"] == 11
-        assert np.array_equal(decode(a["asd"])["mapper"]["mapping"], decode(b["asd"])["mapper"]["mapping"])
+        assert np.array_equal(decode(a["asd"])["cluster_map"]["mapper"]["mapping"], decode(b["asd"])["cluster_map"]["mapper"]["mapping"])
     if given:
         saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
         assert decode(saved["asd"])["given"]["labels_on"] is True
         assert decode(a["asd"])["given"]["labels_on"] is False and decode(b["asd"])["given"]["labels_on"] is False
-        assert np.array_equal(decode(a["asd"])["mapper"]["mapping"], decode(b["asd"])["mapper"]["mapping"])
+        assert np.array_equal(decode(a["asd"])["cluster_map"]["mapper"]["mapping"], decode(b["asd"])["cluster_map"]["mapper"]["mapping"])
         for run in ("full", "resumed"):
             assert "takes over from asd_init_assignments after step 12" in (tmp_path / run / "log.txt").read_text()
     assert full["acc"] == resumed["acc"] and full["nmi"] == resumed["nmi"]
@@ -163,11 +164,9 @@ def test_settings_of_a_checkpoint_written_before_recluster_lag_existed_are_synch
     assert asd_settings_from_args(args).num_instances == default_num_instances(args.num_classes)  # built, no AttributeError
 
 
-def test_recluster_lag_must_end_before_the_next_recluster_and_not_meet_posterior_labels(tmp_path, make_digits_config):
+def test_recluster_lag_must_end_before_the_next_recluster(tmp_path, make_digits_config):
     with pytest.raises(ValueError, match="asd_recluster_lag must be >= 0 and below asd_cluster_iter \\(5\\)"):
         _run(make_digits_config(**{**ASD, "asd_recluster_lag": 5}))
-    with pytest.raises(ValueError, match="asd_redraw_labels: posterior"):
-        _run(make_digits_config(**{**ASD, "asd_recluster_lag": 2, "asd_redraw_labels": "posterior"}))
     assert not (tmp_path / "run").exists()
 
 
@@ -221,18 +220,6 @@ def test_transitions_across_views_feed_the_map(tmp_path, make_digits_config):
     assert 0.0 <= record["acc"] <= 1.0
 
 
-def test_posterior_redraw_labels_run_end_to_end(tmp_path, make_digits_config):
-    """asd_redraw_labels: posterior relabels a redraw's instances; the redraw's label ACC is logged."""
-    record = _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "asd_redraw_labels": "posterior",
-                                        "num_train_iter": 45, "num_eval_iter": 45, "num_log_iter": 10}))
-    assert record["iterations"] == 45 and 0.0 <= record["acc"] <= 1.0
-    log = (tmp_path / "run" / "log.txt").read_text()
-    # Redraws every 10 iterations; once a map exists (transitions start near iteration 20) they are scored.
-    assert "eval/asd_redraw_label_acc" in log
-    with pytest.raises(ValueError, match="asd_redraw_labels must be one of"):
-        _run(make_digits_config(**{**ASD, "asd_redraw_labels": "vote"}))
-
-
 @pytest.mark.parametrize("clustering", ["kmeans", "spectral"])
 def test_feature_map_runs_end_to_end(tmp_path, make_digits_config, clustering):
     """asd_mapping: features: the pool's features are clustered at each re-clustering, from warm-up on."""
@@ -261,22 +248,22 @@ class CheckEntryTargets:
         entries = kwargs["idx_lb"].long().numpy().copy()
         batch = super().process_batch(input_args, **kwargs)
         builder = self.asd_builder
-        n_l, m = builder.settings.num_instances, builder.settings.instances_per_slot
-        assert len(builder.slots) == m * n_l and entries.max() < m * n_l
-        np.testing.assert_array_equal(self.asd_batch["slots"].cpu().numpy(), entries % n_l)
+        n_l = builder.settings.num_instances
+        assert len(builder.slots) == n_l and entries.max() < n_l
+        np.testing.assert_array_equal(self.asd_batch["slots"].cpu().numpy(), entries)
         clusters = builder.slot_clusters
         if clusters is not None:
-            np.testing.assert_array_equal(batch["y_lb"].cpu().numpy(), clusters[entries % n_l])
+            np.testing.assert_array_equal(batch["y_lb"].cpu().numpy(), clusters[entries])
             CheckEntryTargets.labelled_batches += 1
         CheckEntryTargets.checked_batches += 1
         return batch
 
 
-def test_m_images_per_instance_class_train_on_their_slot_and_its_cluster(tmp_path, make_digits_config):
-    """asd_instances_per_slot: 2 with a redraw every iteration: 80 entries, 2 per instance class."""
+def test_every_entry_trains_on_its_instance_class_and_its_cluster(tmp_path, make_digits_config):
+    """With a redraw every iteration: each labelled batch's targets are its entries and their clusters."""
     args = parse_config(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_train_iter": 12, "num_eval_iter": 12,
                                               "asd_warmup_iter": 4, "asd_cluster_iter": 4, "asd_round_iter": 1,
-                                              "asd_instances_per_slot": 2, "asd_num_instances": 40,
+                                              "asd_num_instances": 40,
                                               # weak -> strong moves: a map from the first steps (visits need revisits)
                                               "asd_transitions": "views"}), extra_arguments=_extra_arguments)
     record = main(args, extra_mixins=(CheckEntryTargets,))
@@ -286,5 +273,5 @@ def test_m_images_per_instance_class_train_on_their_slot_and_its_cluster(tmp_pat
     from usb_asd.core.checkpoint_codec import decode
 
     state = decode(saved["asd"])
-    assert state["settings"]["instances_per_slot"] == 2 and len(state["slots"]) == 80
+    assert len(state["slots"]) == 40
     assert state["rounds"] == 12  # the first draw and a redraw after every iteration but the last

@@ -10,7 +10,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from usb_asd.asd.distributed import SharedLabelBuilder, gather_pairs, make_label_builder
-from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder, _fit_mapper
+from usb_asd.asd.cluster_maps import fit_transition_map
+from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
 from usb_asd.cli import _extra_arguments
 from usb_asd.config import parse_config
 from usb_asd.runner import free_port, main
@@ -98,7 +99,8 @@ def _worker(rank, world_size, url, out_dir):
             idx = rng.choice(60, size=10, replace=False)
             builder.observe(idx, rng.integers(0, 12, size=10))
         # The map a synchronous re-clustering would compute now (the tracker is shared, so on any rank).
-        expected = _fit_mapper(builder.mapper.state_dict(), builder.tracker.similarity())["mapper"]["mapping"]
+        expected = fit_transition_map(builder.cluster_map.mapper.state_dict(),
+                                      builder.tracker.similarity())["mapper"]["mapping"]
         builder.start_recluster(apply_at=17)
         assert builder.pending_recluster_at == 17
         builder.place(builder.draw(), log_probs)

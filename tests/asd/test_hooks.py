@@ -55,7 +55,7 @@ def _maps_per_iteration(lag, iterations=40, cluster_iter=6):
         b = np.where(rng.random(32) < 0.6, rng.integers(0, 8, 32) * 3 + a % 3, rng.integers(0, 24, 32))
         builder.observe_views(a, np.where(b == a, (a + 3) % 24, b))
         hook.after_train_step(algorithm)
-        clusters, medoids = builder.slot_clusters, builder.mapper.medoids
+        clusters, medoids = builder.slot_clusters, builder.cluster_map.mapper.medoids
         maps.append(None if clusters is None else np.concatenate([clusters, medoids]))
     return maps, algorithm
 

@@ -11,10 +11,9 @@ from usb_asd.asd.mapping import (
     _alternate,
     _assign,
     _farthest_class,
-    _match_ids,
     _partition_medoids,
-    cluster_posterior,
     default_neighbours,
+    match_cluster_ids,
     neighbour_graph,
     random_mapping,
     spectral_distance,
@@ -46,11 +45,6 @@ def test_planted_groups_recovered_with_k_nonempty_clusters():
         assert _same_partition(mapping, truth)
         assert np.array_equal(np.bincount(mapping, minlength=4), np.full(4, 5))
         np.testing.assert_array_equal(mapping[mapper.medoids], np.arange(4))
-
-
-def test_pam_cold_start_also_recovers_groups():
-    sim, truth = _planted(4)
-    assert _same_partition(InstanceClusterMapper(4, seed=0, method="pam").fit(sim), truth)
 
 
 def test_refit_same_similarity_keeps_mapping():
@@ -90,13 +84,13 @@ def test_relabelling_matches_previous_ids():
     old = np.repeat(np.arange(4), 3)
     perm = np.array([2, 0, 3, 1])
     new = perm[old]  # same groups, numbered differently
-    new_to_old = _match_ids(new, old, 4)
+    new_to_old = match_cluster_ids(new, old, 4)
     np.testing.assert_array_equal(new_to_old[new], old)
     # Ties keep the identity (the warm-start order): every new cluster overlaps old cluster 3
     # once, so any assignment is optimal; the plain Hungarian would give [3, 1, 0, 2].
-    np.testing.assert_array_equal(_match_ids(np.arange(4), np.full(4, 3), 4), np.arange(4))
+    np.testing.assert_array_equal(match_cluster_ids(np.arange(4), np.full(4, 3), 4), np.arange(4))
     # A strictly larger overlap still wins over the identity bonus.
-    np.testing.assert_array_equal(_match_ids(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]), 2), [1, 0])
+    np.testing.assert_array_equal(match_cluster_ids(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]), 2), [1, 0])
 
 
 def test_all_zero_similarity_is_warm_up():
@@ -127,8 +121,6 @@ def test_n_smaller_than_k_and_bad_inputs_raise():
         mapper.fit(-np.ones((6, 6)))
     with pytest.raises(ValueError, match="square"):
         mapper.fit(np.ones((6, 5)))
-    with pytest.raises(ValueError, match="method"):
-        InstanceClusterMapper(3, seed=0, method="kmeans")
 
 
 def test_state_round_trip_gives_identical_future():
@@ -262,36 +254,15 @@ def test_distance_option_is_checked_and_kept_in_state():
     assert restored.distance == "linear"
 
 
-# ---- cluster posterior and reassign (asd_redraw_labels: posterior) -------------
+# ---- a fit from a given partition (a state without medoids) --------------------
 
 
-def test_cluster_posterior_is_the_probability_mass_of_each_clusters_classes():
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(6, 5))
-    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    mapping = np.array([2, 0, 2, 1, 0])
-    q = cluster_posterior(log_probs, mapping, 4)
-    p = np.exp(log_probs)
-    np.testing.assert_allclose(q[:, 0], p[:, 1] + p[:, 4])
-    np.testing.assert_allclose(q[:, 1], p[:, 3])
-    np.testing.assert_allclose(q[:, 2], p[:, 0] + p[:, 2])
-    np.testing.assert_array_equal(q[:, 3], 0.0)  # a cluster with no class
-    np.testing.assert_allclose(q.sum(axis=1), 1.0)
-    # Unnormalised logits give the same posterior: it normalises.
-    np.testing.assert_allclose(cluster_posterior(logits, mapping, 4), q)
-    with pytest.raises(ValueError, match="mapping must hold cluster ids"):
-        cluster_posterior(log_probs, np.array([0, 0, 4, 1, 1]), 4)
-    with pytest.raises(ValueError, match="shapes"):
-        cluster_posterior(log_probs, mapping[:4], 4)
+def _set_partition(mapper, mapping):
+    """The mapper's state with ``mapping`` and no medoids: how a given clustering seeds a fit."""
+    mapper.load_state_dict({**mapper.state_dict(), "mapping": np.asarray(mapping), "medoids": None})
 
 
-def test_mass_beats_the_argmax_class_when_a_cluster_spreads_over_classes():
-    # p = (0.4 | 0.3, 0.3): the argmax class is in cluster 0, but cluster 1 holds more mass.
-    q = cluster_posterior(np.log([[0.4, 0.3, 0.3]]), np.array([0, 1, 1]), 2)
-    np.testing.assert_allclose(q, [[0.4, 0.6]])
-
-
-def test_reassign_sets_labels_and_the_next_fit_starts_from_that_partition():
+def test_a_fit_from_a_given_partition_keeps_its_ids():
     sim, truth = _planted(0)
     mapper = InstanceClusterMapper(4, seed=0, distance="spectral")
     mapper.fit(sim)
@@ -301,19 +272,13 @@ def test_reassign_sets_labels_and_the_next_fit_starts_from_that_partition():
     b = int(np.flatnonzero(truth != truth[0])[0])
     new = before.copy()
     new[[a, b]] = before[[b, a]]
-    mapper.reassign([a, b], new[[a, b]])
+    _set_partition(mapper, new)
     np.testing.assert_array_equal(mapper.mapping, new)
     assert mapper.medoids is None
     # The similarity still says the planted groups: the fit restores them, with the
-    # ids of the reassigned partition (the majority of each group kept its id).
+    # ids of the given partition (the majority of each group kept its id).
     np.testing.assert_array_equal(mapper.fit(sim), before)
     np.testing.assert_array_equal(mapper.mapping[mapper.medoids], np.arange(4))
-    with pytest.raises(ValueError, match="reassign needs a mapping"):
-        InstanceClusterMapper(4, seed=0).reassign([0], [1])
-    with pytest.raises(ValueError, match="distinct instance classes"):
-        mapper.reassign([0, 0], [1, 1])
-    with pytest.raises(ValueError, match="cluster ids"):
-        mapper.reassign([0], [4])
 
 
 def test_partition_medoids_fill_an_emptied_cluster_with_the_farthest_class():
@@ -327,11 +292,13 @@ def test_partition_medoids_fill_an_emptied_cluster_with_the_farthest_class():
     assert np.unique(medoids).size == 3
 
 
-def test_state_after_reassign_round_trips_and_refits_identically():
+def test_state_of_a_given_partition_round_trips_and_refits_identically():
     sim, _ = _planted(1)
     mapper = InstanceClusterMapper(4, seed=0, distance="spectral")
     mapper.fit(sim)
-    mapper.reassign([0, 1, 2], [3, 3, 0])
+    partition = mapper.mapping
+    partition[[0, 1, 2]] = [3, 3, 0]
+    _set_partition(mapper, partition)
     restored = InstanceClusterMapper(4, seed=5)
     restored.load_state_dict(copy.deepcopy(mapper.state_dict()))
     assert restored.medoids is None

@@ -35,7 +35,7 @@ from ..outputs.assignments import image_names
 from .feature_clusters import FEATURE_CLUSTERINGS
 from .mapping import DISTANCES
 from .distributed import make_label_builder, sum_over_ranks
-from .pipeline import (ALIGNMENTS, MAPPINGS, REDRAW_LABELS, SAMPLERS, ASDSettings, default_num_instances,
+from .pipeline import (ALIGNMENTS, MAPPINGS, SAMPLER_NAMES, ASDSettings, default_num_instances,
                        resolve_draw_factor)
 from .init_assignments import read_given_assignments
 from .instance_objective import BalancedInstanceObjective
@@ -47,17 +47,13 @@ from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 TRANSITION_SOURCES = ("views", "visits", "auto")
 
 
-#: The adaptor's config keys. Defaults suit the digits embedded default.
-ASD_ARGUMENTS: List[PluginArgument] = [
+#: The method's own config keys. Defaults suit the digits embedded default.
+ASD_METHOD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_num_instances", int, 0,
                    "n_l, instance classes (and instances sampled per round); 0 means default_num_instances(k)"),
     PluginArgument("--asd_draw_factor", int_or_auto, "auto",
                    "c: a round draws c x as many candidates as entries and OT keeps the best-fitting one per entry "
                    "(1: every drawn image is placed, the paper's draw; auto: 4, or fewer where the pool is small)"),
-    PluginArgument("--asd_instances_per_slot", int, 1,
-                   "m, images per instance class and draw (m * n_l drawn; 1: the paper's one image per class)"),
-    PluginArgument("--asd_sampler", str, "uniform", f"one of {SAMPLERS}"),
-    PluginArgument("--asd_alignment", str, "ot", f"one of {ALIGNMENTS}: Sinkhorn alignment of new instances to slots"),
     PluginArgument("--asd_ot_reg", float, 0.05, "Sinkhorn entropic regularisation (relative to the largest cost)"),
     PluginArgument("--asd_window", int, 200, "N_b, batches of transitions remembered"),
     PluginArgument("--asd_round_iter", int_or_auto, 100, "N_t, iterations between redraws of the sample set"),
@@ -76,25 +72,36 @@ ASD_ARGUMENTS: List[PluginArgument] = [
                    "unlabelled batch (0: off, the instance head then learns from the sampled instances only)"),
     PluginArgument("--asd_freeze_prototypes_iter", int, 100,
                    "iterations during which the instance head's prototypes get no gradient (the features are random)"),
-    PluginArgument("--asd_transitions", str, "auto",
-                   f"one of {TRANSITION_SOURCES}: argmax moves from an image's weak view to its strong view, or "
-                   "between its visits (SoC); auto: views for learners with a strong view, else visits"),
-    PluginArgument("--asd_mapping", str, "ctt",
-                   f"one of {MAPPINGS}: instance->cluster map by class transitions (ASD), random (ablation), "
-                   "or a clustering of the pool's features (asd_feature_clustering; not the paper's)"),
-    PluginArgument("--asd_kmedoids_distance", str, "spectral",
-                   f"one of {DISTANCES}: k-Medoids distance 1 - S/max S, or in the spectral embedding of S"),
-    PluginArgument("--asd_redraw_labels", str, "slot",
-                   f"one of {REDRAW_LABELS}: a redraw's new instance takes its slot's cluster, "
-                   "or the cluster with the most instance-head probability"),
-    PluginArgument("--asd_feature_clustering", str, "kmeans",
-                   f"one of {FEATURE_CLUSTERINGS}: how asd_mapping: features clusters the pool's features "
-                   "(warm-started k-means, or spectral clustering of their kNN graph)"),
     PluginArgument("--asd_init_assignments", str, None,
                    "start from a given clustering instead of cold: an assignments CSV (columns image, cluster; "
                    "a run's own assignments.csv) or a .npy of cluster ids in pool order; its labels serve until "
                    "the chain's own maps agree, and the maps refine it"),
 ]
+
+#: The variants' keys: each picks an entry of its stage's registry (the first value is the paper's path).
+ASD_VARIANT_ARGUMENTS: List[PluginArgument] = [
+    PluginArgument("--asd_sampler", str, "uniform",
+                   f"one of {SAMPLER_NAMES} (usb_asd.asd.sampling.SAMPLERS): uniform without repeats, or "
+                   "prototypes with their neighbours"),
+    PluginArgument("--asd_alignment", str, "ot",
+                   f"one of {ALIGNMENTS} (usb_asd.asd.alignment.PLACEMENTS): new instances take entries by "
+                   "optimal transport, or in draw order (ablation)"),
+    PluginArgument("--asd_transitions", str, "auto",
+                   f"one of {TRANSITION_SOURCES}: argmax moves from an image's weak view to its strong view, or "
+                   "between its visits (SoC); auto: views for learners with a strong view, else visits"),
+    PluginArgument("--asd_mapping", str, "ctt",
+                   f"one of {MAPPINGS} (usb_asd.asd.cluster_maps.CLUSTER_MAPS): k-Medoids on class transitions "
+                   "(ASD), a clustering of the pool's features (asd_feature_clustering; not the paper's), or "
+                   "random (ablation)"),
+    PluginArgument("--asd_kmedoids_distance", str, "spectral",
+                   f"one of {DISTANCES}: k-Medoids distance in the spectral embedding of S, or 1 - S/max S"),
+    PluginArgument("--asd_feature_clustering", str, "kmeans",
+                   f"one of {FEATURE_CLUSTERINGS}: how asd_mapping: features clusters the pool's features "
+                   "(warm-started k-means, or spectral clustering of their kNN graph)"),
+]
+
+#: Every ``asd_*`` key.
+ASD_ARGUMENTS: List[PluginArgument] = ASD_METHOD_ARGUMENTS + ASD_VARIANT_ARGUMENTS
 
 
 #: Learners the adaptor refuses, with why (on top of those the plugin refuses altogether).
@@ -129,12 +136,6 @@ def asd_settings_from_args(args, num_samples: Optional[int] = None) -> ASDSettin
             f"asd_recluster_lag must be >= 0 and below asd_cluster_iter ({args.asd_cluster_iter}): "
             f"a map must be applied before the next re-clustering starts; got {lag}"
         )
-    if lag > 0 and args.asd_redraw_labels == "posterior":
-        raise ValueError(
-            "asd_recluster_lag > 0 cannot be combined with asd_redraw_labels: posterior: a redraw "
-            "relabels slots of the map while a re-clustering of the old map is running; "
-            "set asd_recluster_lag: 0 or asd_redraw_labels: slot"
-        )
     if args.asd_transitions not in TRANSITION_SOURCES:
         raise ValueError(f"asd_transitions must be one of {TRANSITION_SOURCES}, got {args.asd_transitions!r}")
     if args.asd_warmup_iter < 0:
@@ -148,24 +149,17 @@ def asd_settings_from_args(args, num_samples: Optional[int] = None) -> ASDSettin
         raise ValueError("asd_instance_ssl_ratio and asd_freeze_prototypes_iter must be >= 0, got "
                          f"{args.asd_instance_ssl_ratio} and {args.asd_freeze_prototypes_iter}")
     n_l = args.asd_num_instances or default_num_instances(args.num_classes, num_samples)
-    m = getattr(args, "asd_instances_per_slot", 1)  # checkpoints from before the key: 1
+    variants = dict(sampler=args.asd_sampler, alignment=args.asd_alignment, mapping=args.asd_mapping,
+                    kmedoids_distance=args.asd_kmedoids_distance, feature_clustering=args.asd_feature_clustering)
+    selects = ASDSettings(num_clusters=args.num_classes, num_instances=n_l, **variants).selects_candidates
     return ASDSettings(
         num_clusters=args.num_classes,
         num_instances=n_l,
-        sampler=args.asd_sampler,
-        alignment=args.asd_alignment,
         ot_reg=args.asd_ot_reg,
         window=args.asd_window,
-        mapping=args.asd_mapping,
-        kmedoids_distance=args.asd_kmedoids_distance,
-        redraw_labels=args.asd_redraw_labels,
-        feature_clustering=args.asd_feature_clustering,
-        instances_per_slot=m,
-        # auto selects candidates only where OT places the draw (the other variants place every drawn image).
-        draw_factor=resolve_draw_factor(getattr(args, "asd_draw_factor", 1), num_samples, m * n_l,
-                                        args.asd_sampler == "uniform" and args.asd_alignment == "ot"
-                                        and args.asd_redraw_labels == "slot"),
+        draw_factor=resolve_draw_factor(args.asd_draw_factor, num_samples, n_l, selects),
         seed=args.seed,
+        **variants,
     )
 
 
@@ -220,7 +214,7 @@ class ASDAdaptorMixin:
         self.asd_objective = BalancedInstanceObjective(
             self.asd_settings.num_instances, self.args.batch_size * self.args.uratio, sum_over_ranks()
         )
-        self.asd_table = SlotTable(self.asd_settings.num_entries, self.args.asd_round_iter)
+        self.asd_table = SlotTable(self.asd_settings.num_instances, self.args.asd_round_iter)
         with_strong = "x_lb_s" in signature(self.train_step).parameters
         dataset_dict["train_lb"] = SlotDataset(pool, self.asd_table, self.asd_settings.num_clusters, with_strong)
         return dataset_dict

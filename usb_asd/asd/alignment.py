@@ -6,15 +6,12 @@ instances is drawn, each is assigned to a slot by optimal transport so that
 slot ``j`` keeps roughly the meaning it had (the head and the transition
 statistics stay useful). The transport plan is computed with entropic OT
 (Sinkhorn, Cuturi, NeurIPS 2013) via POT and rounded to a one-to-one
-assignment.
+assignment. The cost is :func:`instance_slot_cost`,
+``C[i, j] = -log p(slot j | instance i)`` from the instance head's log-softmax
+on the new instances.
 
-Costs provided:
-
-* :func:`instance_slot_cost`: ``C[i, j] = -log p(slot j | instance i)`` from
-  the instance head's log-softmax on the new instances;
-* :func:`prototype_slot_cost`: ``C[i, j] = 1 - cos(f_i, mu_j)`` between the
-  new instances' features and per-slot prototypes (e.g. the old instances'
-  features).
+``asd_alignment`` picks a :class:`Placement` from :data:`PLACEMENTS`: optimal
+transport (the paper's) or the draw order (the ablation).
 """
 
 from __future__ import annotations
@@ -25,7 +22,10 @@ import numpy as np
 import ot
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["sinkhorn_plan", "align_to_slots", "instance_slot_cost", "prototype_slot_cost", "relative_stop_threshold"]
+from .arrays import as_numpy
+
+__all__ = ["PLACEMENTS", "align_to_slots", "instance_slot_cost", "relative_stop_threshold", "select_for_slots",
+           "sinkhorn_plan"]
 
 #: Tolerance on ``sum(a) == sum(b)`` for user-given marginals.
 _MASS_TOL = 1e-8
@@ -37,15 +37,8 @@ _MASS_TOL = 1e-8
 _PLAIN_SINKHORN_MAX_INV_REG = 100.0
 
 
-def _numpy(values):
-    # Accept torch tensors without importing torch here.
-    if hasattr(values, "detach"):
-        return values.detach().cpu().numpy()
-    return values
-
-
 def _as_cost(cost: np.ndarray) -> np.ndarray:
-    cost = np.asarray(_numpy(cost), dtype=np.float64)
+    cost = np.asarray(as_numpy(cost), dtype=np.float64)
     if cost.ndim != 2 or cost.shape[0] == 0 or cost.shape[1] == 0:
         raise ValueError(f"cost must be a non-empty 2-D array (instances x slots), got shape {cost.shape}")
     if not np.all(np.isfinite(cost)):
@@ -219,7 +212,7 @@ def select_for_slots(
 
 
 #: Number of slots at which :func:`relative_stop_threshold` equals the threshold given
-#: (digits' default n_l = 4k = 40, where the absolute 1e-6 was chosen and measured).
+#: (digits' default n_l = 4k = 40).
 STOP_REFERENCE_SLOTS = 40
 
 
@@ -228,8 +221,8 @@ def relative_stop_threshold(stop_thr: float, num_slots: int) -> float:
 
     POT stops when ``||P^T 1 - b||_2 < threshold``. With uniform ``b`` of size
     ``n``, ``||b||_2 = 1 / sqrt(n)``: an absolute threshold that is tight at
-    ``n = 40`` is 100 times looser relative to the marginals at ``n = 4,000``
-    (measured: 20 iterations there against 510 at ``n = 40``). The threshold is
+    ``n = 40`` is 10 times looser relative to the marginals at ``n = 4,000``,
+    so Sinkhorn would stop far earlier there. The threshold is
     therefore scaled with ``||b||_2``,
 
     .. math:: \text{threshold} = \text{stop\_thr} \sqrt{40 / n},
@@ -259,7 +252,7 @@ def instance_slot_cost(log_probs: np.ndarray) -> np.ndarray:
     Returns:
         ``(m, n_l)`` non-negative float64 cost.
     """
-    log_probs = np.asarray(_numpy(log_probs), dtype=np.float64)
+    log_probs = np.asarray(as_numpy(log_probs), dtype=np.float64)
     if log_probs.ndim != 2:
         raise ValueError(f"log_probs must have shape (instances, slots), got {log_probs.shape}")
     if not np.all(np.isfinite(log_probs)):
@@ -269,27 +262,63 @@ def instance_slot_cost(log_probs: np.ndarray) -> np.ndarray:
     return np.maximum(-log_probs, 0.0)
 
 
-def prototype_slot_cost(features: np.ndarray, slot_prototypes: np.ndarray) -> np.ndarray:
-    """Cosine cost between new instances and slot prototypes: ``C[i, j] = 1 - cos(f_i, mu_j)``.
+# ---- how a round's drawn images take the entries (asd_alignment) -------------------------------------
 
-    Args:
-        features: ``(m, d)`` features of the new instances.
-        slot_prototypes: ``(n, d)`` one prototype per slot (e.g. the previous
-            instances' features).
 
-    Returns:
-        ``(m, n)`` float64 cost in ``[0, 2]``; a zero vector has cosine 0 to everything.
+class Placement:
+    """A way to put a round's drawn candidates into the ``n_l`` entries (``asd_alignment``).
+
+    Attributes:
+        needs_log_probs: Whether :meth:`place` reads the instance head's log-softmax on the candidates
+            after the first round.
+        selects: Whether it can keep the best of more candidates than entries (``asd_draw_factor > 1``).
     """
-    feats = np.asarray(_numpy(features), dtype=np.float64)
-    protos = np.asarray(_numpy(slot_prototypes), dtype=np.float64)
-    if feats.ndim != 2 or protos.ndim != 2:
-        raise ValueError(
-            f"features and slot_prototypes must be 2-D, got shapes {feats.shape} and {protos.shape}"
-        )
-    if feats.shape[1] != protos.shape[1]:
-        raise ValueError(
-            f"features have dimension {feats.shape[1]} but slot_prototypes have {protos.shape[1]}"
-        )
-    feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
-    protos = protos / np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), 1e-12)
-    return np.clip(1.0 - feats @ protos.T, 0.0, 2.0)
+
+    needs_log_probs = False
+    selects = False
+
+    def place(self, candidates: np.ndarray, log_probs: Optional[np.ndarray], num_entries: int,
+              reg: float) -> np.ndarray:
+        """The pool image of each entry, ``(num_entries,)``, chosen among ``candidates``.
+
+        Args:
+            candidates: ``(c * n_l,)`` distinct pool indices, in draw order.
+            log_probs: ``(c * n_l, n_l)`` instance-head log-softmax on them (rows follow ``candidates``),
+                or None in the first round (then every placement takes the draw order).
+            num_entries: ``n_l``.
+            reg: Sinkhorn's entropic regularisation, relative to the largest cost.
+        """
+        raise NotImplementedError
+
+
+class TransportPlacement(Placement):
+    """Entries by optimal transport on ``C[i, j] = -log p(j | x_i)`` (ASD, Sec. III-B).
+
+    With as many candidates as entries, :func:`align_to_slots` (each instance class
+    receives the image that fits it, so it keeps its meaning across rounds); with more,
+    :func:`select_for_slots` (each class receives the best-fitting of ``c`` candidates).
+    """
+
+    needs_log_probs = True
+    selects = True
+
+    def place(self, candidates, log_probs, num_entries, reg):
+        if log_probs is None:
+            return candidates[:num_entries]
+        cost = instance_slot_cost(log_probs)
+        if len(candidates) > num_entries:
+            return candidates[select_for_slots(cost, reg=reg)]
+        entries = np.empty(num_entries, dtype=np.int64)
+        entries[align_to_slots(cost, reg=reg)] = candidates
+        return entries
+
+
+class DrawOrderPlacement(Placement):
+    """Entry ``e`` takes the ``e``-th drawn image (the ablation of the alignment)."""
+
+    def place(self, candidates, log_probs, num_entries, reg):
+        return candidates[:num_entries]
+
+
+#: ``asd_alignment`` name -> placement.
+PLACEMENTS = {"ot": TransportPlacement(), "none": DrawOrderPlacement()}

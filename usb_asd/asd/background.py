@@ -9,17 +9,15 @@ speed, so runs stay reproducible.
 
 A process, not a thread: the spectral distance's partial eigensolver
 (``scipy.linalg.eigh(subset_by_index=...)``, LAPACK through f2py) holds the GIL
-for its whole run, which froze the training thread for as long as the fit took
-(measured: a 0.8 s eigh gave the main thread a 0.8 s gap; 6.5 s per
-re-clustering at ImageNet-1k size, ``benchmarks/asd_recluster_lag.py``).
+for its whole run: in a thread it would freeze the training thread for as long
+as the fit takes (``benchmarks/asd_recluster_lag.py``).
 
 One worker per training process, started on first use with the ``spawn``
 method (no fork of a process holding torch's threads or a CUDA context) and
 reused; it imports the plugin's numpy stages once (a few seconds, in the
 background). In a distributed run's ranks the worker is a thread instead
-(``kind="thread"``, :mod:`.distributed`): a worker process started from a
-rank hung the 2-rank gloo test (not investigated further), and a daemonic
-process may not start children at all. A thread is stalled by the spectral
+(``kind="thread"``, :mod:`.distributed`): a rank may be a daemonic process,
+which may not start children. A thread is stalled by the spectral
 eigensolver's GIL: the result is the same, only the overlap is lost.
 Knows nothing of USB or of ASD: a module-level function and picklable
 arguments in, its return value out.

@@ -4,9 +4,8 @@ With USB's ``multiprocessing_distributed`` each process trains on its own shard
 of the unlabelled pool, and DDP averages their gradients. ASD's state must then
 be one: every rank must train on the same slots, the same instance->cluster map
 and the same cluster labels at every step, or DDP averages gradients computed
-against contradictory labels for the same instances. Measured before this
-module: two gloo ranks fitted unrelated maps (ARI -0.03 between them at the
-first re-clustering).
+against contradictory labels for the same instances (independent ranks fit
+unrelated maps).
 
 Who computes what (:class:`SharedLabelBuilder`):
 

@@ -6,7 +6,7 @@ alternative labels each sampled instance with the cluster of its image in a
 clustering of the whole pool's features (k-means or spectral,
 ``asd_feature_clustering``), the way deep-clustering methods that alternate
 clustering and training label their data (e.g. DeepCluster, Caron et al.,
-ECCV 2018). It is here to be measured against the transition map.
+ECCV 2018).
 
 With L2-normalised features ``z_i`` (``||z_i|| = 1``), k-means minimises
 
@@ -44,7 +44,7 @@ from typing import Optional, Tuple
 import numpy as np
 from sklearn.cluster import KMeans, SpectralClustering
 
-from .mapping import _match_ids
+from .mapping import match_cluster_ids
 
 __all__ = ["FEATURE_CLUSTERINGS", "feature_kmeans", "feature_spectral", "cluster_features"]
 
@@ -103,7 +103,7 @@ def feature_kmeans(
         warnings.simplefilter("ignore")  # duplicate points / convergence: the partition is still valid
         labels = model.fit_predict(z).astype(np.int64)
     if previous is not None:
-        labels = _match_ids(labels, previous, k)[labels]
+        labels = match_cluster_ids(labels, previous, k)[labels]
     return labels
 
 
@@ -137,7 +137,7 @@ def feature_spectral(
         warnings.simplefilter("ignore")  # "graph is not fully connected": the embedding still separates components
         labels = model.fit_predict(z).astype(np.int64)
     if previous is not None:
-        labels = _match_ids(labels, previous, k)[labels]
+        labels = match_cluster_ids(labels, previous, k)[labels]
     return labels
 
 

@@ -40,28 +40,20 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn_extra.cluster import KMedoids
 
+from .arrays import as_numpy
+
 __all__ = [
     "InstanceClusterMapper",
-    "cluster_posterior",
     "random_mapping",
     "similarity_to_distance",
     "spectral_distance",
 ]
 
-_METHODS = ("alternate", "pam")
 #: How a similarity becomes k-medoids' dissimilarity (``asd_kmedoids_distance``).
 DISTANCES = ("linear", "spectral")
-_INITS = ("build", "k-medoids++", "random", "heuristic")
 #: Largest number of instance classes whose first fit uses ``init="build"`` (the default);
 #: larger ones seed with ``"k-medoids++"``.
 BUILD_MAX_N = 1000
-
-
-def _numpy(values) -> np.ndarray:
-    # Accept torch tensors without importing torch here.
-    if hasattr(values, "detach"):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values)
 
 
 def similarity_to_distance(similarity: np.ndarray) -> np.ndarray:
@@ -113,7 +105,7 @@ def top_eigenvectors(matrix: np.ndarray, dim: int) -> np.ndarray:
       ``scipy.sparse.linalg.eigsh`` (Lanczos, ``which="LA"``), deterministic start vector;
     * otherwise ``scipy.linalg.eigh(subset_by_index=...)`` (LAPACK ``syevr``, MRRR):
       the tridiagonal reduction and only ``dim`` eigenvectors. At n = 4,000 and
-      dim = 1,000 it replaces the full decomposition (44 s measured) by a few seconds.
+      dim = 1,000 this is several times faster than the full decomposition (docs/SCALE.md).
 
     Args:
         matrix: ``(n, n)`` symmetric.
@@ -324,7 +316,7 @@ def _alternate(dist: np.ndarray, medoids: np.ndarray, max_iter: int) -> Tuple[np
     return _assign(dist, medoids), medoids, iterations
 
 
-def _match_ids(new_labels: np.ndarray, old_labels: np.ndarray, k: int) -> np.ndarray:
+def match_cluster_ids(new_labels: np.ndarray, old_labels: np.ndarray, k: int) -> np.ndarray:
     """``new_to_old`` permutation maximising the overlap of member sets.
 
     Solves ``max_sigma sum_c |C^new_c ∩ C^old_sigma(c)|`` with the Hungarian
@@ -339,39 +331,6 @@ def _match_ids(new_labels: np.ndarray, old_labels: np.ndarray, k: int) -> np.nda
     new_to_old = np.empty(k, dtype=np.int64)
     new_to_old[rows] = cols
     return new_to_old
-
-
-def cluster_posterior(log_probs: np.ndarray, mapping: np.ndarray, num_clusters: int) -> np.ndarray:
-    """Cluster posterior of images from the instance head and the instance->cluster map.
-
-    With the instance head's ``p(j | x)`` over the ``n`` instance classes and
-    the map ``g``, the probability of cluster ``c`` is the mass of its classes:
-
-    .. math:: q(c \\mid x) = \\sum_{j : g(j) = c} p(j \\mid x)
-
-    Rows of ``q`` sum to 1; a cluster with no class has probability 0.
-
-    Args:
-        log_probs: ``(m, n)`` log-softmax of the instance head.
-        mapping: ``(n,)`` cluster id of each instance class, in ``[0, k)``.
-        num_clusters: ``k``.
-
-    Returns:
-        ``(m, k)`` float64 array ``q``.
-    """
-    log_probs = np.asarray(_numpy(log_probs), dtype=np.float64)
-    mapping = np.asarray(mapping, dtype=np.int64)
-    if log_probs.ndim != 2 or mapping.shape != (log_probs.shape[1],):
-        raise ValueError(
-            f"log_probs must be (m, n) and mapping (n,), got shapes {log_probs.shape} and {mapping.shape}"
-        )
-    if np.any((mapping < 0) | (mapping >= num_clusters)):
-        raise ValueError(f"mapping must hold cluster ids in [0, {num_clusters})")
-    probs = np.exp(log_probs - log_probs.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    posterior = np.zeros((log_probs.shape[0], num_clusters), dtype=np.float64)
-    np.add.at(posterior.T, mapping, probs.T)
-    return posterior
 
 
 def random_mapping(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -402,9 +361,6 @@ class InstanceClusterMapper:
         seed: ``random_state`` for KMedoids' cold start (used by the
             ``"k-medoids++"`` and ``"random"`` initialisations).
         max_iter: Maximum k-medoids iterations.
-        method: KMedoids method for the cold start, ``"alternate"`` or ``"pam"``.
-        init: KMedoids initialisation for the cold start. Default ``"build"``
-            (greedy PAM BUILD: deterministic, robust to bad random seeds).
         distance: How the similarity becomes a dissimilarity: ``"linear"``
             (:func:`similarity_to_distance`) or ``"spectral"``
             (:func:`spectral_distance` with ``dim = k``).
@@ -415,26 +371,18 @@ class InstanceClusterMapper:
         num_clusters: int,
         seed: int,
         max_iter: int = 300,
-        method: str = "alternate",
-        init: str = "build",
         distance: str = "linear",
     ) -> None:
         if isinstance(num_clusters, bool) or not isinstance(num_clusters, (int, np.integer)) or num_clusters < 1:
             raise ValueError(f"num_clusters must be a positive integer, got {num_clusters!r}")
         if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
             raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-        if method not in _METHODS:
-            raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-        if init not in _INITS:
-            raise ValueError(f"init must be one of {_INITS}, got {init!r}")
         if distance not in DISTANCES:
             raise ValueError(f"asd_kmedoids_distance must be one of {DISTANCES}, got {distance!r}")
         self.num_clusters = int(num_clusters)
         self.distance = distance
         self.seed = int(seed)
         self.max_iter = int(max_iter)
-        self.method = method
-        self.init = init
         self._mapping: Optional[np.ndarray] = None
         self._medoids: Optional[np.ndarray] = None
         self.num_fits = 0
@@ -450,13 +398,13 @@ class InstanceClusterMapper:
         return None if self._medoids is None else self._medoids.copy()
 
     def _cold_start(self, dist: np.ndarray) -> np.ndarray:
-        # BUILD is O(k n^2) (21 s measured at k = 1,000, n = 4,000); above BUILD_MAX_N the
+        # BUILD is O(k n^2) (tens of seconds at k = 1,000, n = 4,000); above BUILD_MAX_N the
         # first fit seeds with k-medoids++ (O(k n), seeded) and the alternate iterations follow.
-        init = self.init if dist.shape[0] <= BUILD_MAX_N or self.init != "build" else "k-medoids++"
+        init = "build" if dist.shape[0] <= BUILD_MAX_N else "k-medoids++"
         model = KMedoids(
             n_clusters=self.num_clusters,
             metric="precomputed",
-            method=self.method,
+            method="alternate",
             init=init,
             max_iter=self.max_iter,
             random_state=self.seed,
@@ -491,7 +439,7 @@ class InstanceClusterMapper:
         Returns:
             The mapping ``(n,)`` (a copy), or None during warm-up before any fit.
         """
-        sim = _numpy(similarity)
+        sim = as_numpy(similarity)
         if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
             raise ValueError(f"similarity must be a square (n, n) array, got shape {sim.shape}")
         sim = sim.astype(np.float64)
@@ -517,13 +465,13 @@ class InstanceClusterMapper:
             dist = similarity_to_distance(sim)
         if self._medoids is not None:
             start = self._medoids
-        elif self._mapping is not None:  # a partition set by reassign(): its medoids under this D
+        elif self._mapping is not None:  # a given partition (a state without medoids): its medoids under this D
             start = _partition_medoids(dist, self._mapping, self.num_clusters)
         else:
             start = self._cold_start(dist)
         labels, medoids, _ = _alternate(dist, start, self.max_iter)
         if self._mapping is not None:
-            new_to_old = _match_ids(labels, self._mapping, self.num_clusters)
+            new_to_old = match_cluster_ids(labels, self._mapping, self.num_clusters)
             labels = new_to_old[labels]
             reordered = np.empty_like(medoids)
             reordered[new_to_old] = medoids
@@ -533,43 +481,12 @@ class InstanceClusterMapper:
         self.num_fits += 1
         return self.mapping
 
-    def reassign(self, classes: np.ndarray, clusters: np.ndarray) -> None:
-        """Set the cluster of some instance classes, e.g. when new instances take their slots.
-
-        The medoids are then out of date: the next :meth:`fit` starts its
-        alternate iterations from the medoids of this partition under its own
-        distance (each cluster's member with the smallest in-cluster distance
-        sum; an emptied cluster gets the class farthest from the other medoids),
-        and matches the new ids to this partition's.
-
-        Args:
-            classes: Instance classes to relabel, distinct, in ``[0, n)``.
-            clusters: Their cluster ids, in ``[0, k)``.
-        """
-        if self._mapping is None:
-            raise ValueError("reassign needs a mapping: fit the mapper first")
-        classes = np.asarray(classes, dtype=np.int64)
-        clusters = np.asarray(clusters, dtype=np.int64)
-        n = self._mapping.size
-        if classes.ndim != 1 or classes.shape != clusters.shape:
-            raise ValueError(
-                f"classes and clusters must be 1-d and of equal length, got {classes.shape} and {clusters.shape}"
-            )
-        if np.unique(classes).size != classes.size or np.any((classes < 0) | (classes >= n)):
-            raise ValueError(f"classes must be distinct instance classes in [0, {n})")
-        if np.any((clusters < 0) | (clusters >= self.num_clusters)):
-            raise ValueError(f"clusters must be cluster ids in [0, {self.num_clusters})")
-        self._mapping[classes] = clusters
-        self._medoids = None
-
     def state_dict(self) -> Dict[str, Any]:
-        """Settings, mapping and medoids (None after :meth:`reassign`, until the next fit)."""
+        """Settings, mapping and medoids (None when the mapping was set from a partition, until the next fit)."""
         return {
             "num_clusters": self.num_clusters,
             "seed": self.seed,
             "max_iter": self.max_iter,
-            "method": self.method,
-            "init": self.init,
             "distance": self.distance,
             "mapping": self.mapping,
             "medoids": self.medoids,
@@ -591,8 +508,6 @@ class InstanceClusterMapper:
         self.num_clusters = k
         self.seed = int(state["seed"])
         self.max_iter = int(state["max_iter"])
-        self.method = state["method"]
-        self.init = state["init"]
         self.distance = state.get("distance", "linear")  # states from before the option
         self._mapping = mapping
         self._medoids = medoids

@@ -30,6 +30,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 __all__ = [
+    "SAMPLERS",
     "NonRepeatingSampler",
     "PrototypeNeighbourSampler",
     "prototype_neighbour_sample",
@@ -99,11 +100,15 @@ class NonRepeatingSampler:
         self._perm = self._rng.permutation(self.num_samples)
         self._pos = 0
 
-    def draw(self, m: int) -> np.ndarray:
+    #: Uniform draws read no features.
+    needs_features = False
+
+    def draw(self, m: int, features: Optional[np.ndarray] = None) -> np.ndarray:
         """The next ``m`` distinct indices.
 
         Args:
             m: How many indices, ``1 <= m <= N``.
+            features: Unused (the draw is uniform).
 
         Returns:
             ``int64`` array of shape ``(m,)`` of distinct indices in ``[0, N)``.
@@ -358,7 +363,10 @@ class PrototypeNeighbourSampler:
             return self.num_prototypes
         return default_num_prototypes(m, self.neighbours_per_prototype)
 
-    def draw(self, m: int, features: np.ndarray) -> np.ndarray:
+    #: A draw reads the current features of the whole pool.
+    needs_features = True
+
+    def draw(self, m: int, features: Optional[np.ndarray] = None) -> np.ndarray:
         """``m`` distinct indices chosen by PS among the unvisited samples.
 
         Args:
@@ -371,7 +379,7 @@ class PrototypeNeighbourSampler:
         m = _check_count("m", m)
         if m > self.num_samples:
             raise ValueError(f"m ({m}) must not exceed the number of samples ({self.num_samples})")
-        features = np.asarray(features)
+        features = np.asarray(features) if features is not None else np.empty((0, 0))
         if features.ndim != 2 or features.shape[0] != self.num_samples:
             raise ValueError(
                 f"features must have shape ({self.num_samples}, dim), got {features.shape}"
@@ -407,3 +415,8 @@ class PrototypeNeighbourSampler:
         self._visited = visited.copy()
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = copy.deepcopy(state["rng_state"])
+
+
+#: ``asd_sampler`` name -> ``sampler(num_samples, seed)``: uniform without repeats (the paper's
+#: random draw) or prototypes with their neighbours (the paper's PS).
+SAMPLERS = {"uniform": NonRepeatingSampler, "prototype": PrototypeNeighbourSampler}

@@ -1,6 +1,6 @@
 """Sizes each ASD option can serve within its budget, and a clear refusal beyond them.
 
-Budgets (issue 17; measured by ``benchmarks/asd_stage_costs.py``, docs/SCALE.md):
+Budgets (costs by ``benchmarks/asd_stage_costs.py``, docs/SCALE.md):
 one re-clustering or redraw under 10 s and peak extra memory under 2 GB. The
 options whose cost grows with the whole pool (``N`` images) or with ``n_l^2``
 refuse a size beyond their limit when the run starts, naming the option and the

@@ -3,10 +3,9 @@
 ASD's labelled batch is ``(x_{slots[j]}, cluster(j))`` for slots ``j`` drawn by
 USB's labelled sampler. The slot table changes every ``N_t`` iterations (a
 redraw), so the loader must build each batch from the table of *its*
-iteration. Building the views in the training process instead (as a first
-version did) was most of the adaptor's 18 % overhead per digits step (ratio 1.178);
-here the loader's worker processes build them, as they do for a labelled split,
-and the training process only looks up the cluster labels.
+iteration. The loader's worker processes build the views, as they do for a
+labelled split, so the training process only looks up the cluster labels (building
+them in the training process would put the augmentations on the step's critical path).
 
 How a worker knows which table to use:
 
@@ -41,7 +40,7 @@ class SlotTable:
     """The current slot -> pool-instance table, in shared memory, tagged with its round.
 
     Args:
-        num_instances: Entries of the table: ``m * n_l`` (``n_l`` slots, ``m = asd_instances_per_slot`` images each).
+        num_instances: Entries of the table: ``n_l``, one pool image per slot.
         round_iter: ``N_t``, iterations per round.
         wait_timeout_s: How long a reader waits for a round before raising.
     """

@@ -35,18 +35,13 @@ from typing import Any, Deque, Dict, Optional, Tuple
 import numpy as np
 import scipy.sparse as sp
 
+from .arrays import as_numpy
+
 __all__ = ["ClassTransitionTracker"]
 
 
-def _numpy(values) -> np.ndarray:
-    # Accept torch tensors without importing torch here.
-    if hasattr(values, "detach"):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values)
-
-
 def _int_vector(name: str, values, upper: int, upper_name: str) -> np.ndarray:
-    arr = _numpy(values)
+    arr = as_numpy(values)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):

@@ -345,9 +345,9 @@ def check_cluster_count(args, pool_size: int) -> None:
     """Refuse a clustering run that asks for more clusters than the data can hold, naming the real bound.
 
     Args:
-        args: The run's settings (``num_classes``; ``adaptor``, ``asd_num_instances`` and
-            ``asd_instances_per_slot`` for ASD, which draws ``m x n_l`` images of the pool per round,
-            at least ``n_l = 4 x num_classes`` unless ``asd_num_instances`` is set).
+        args: The run's settings (``num_classes``; ``adaptor`` and ``asd_num_instances`` for ASD,
+            which draws ``n_l`` images of the pool per round, ``n_l = 4 x num_classes`` unless
+            ``asd_num_instances`` is set).
         pool_size: Images in the training pool.
 
     Raises:
@@ -357,21 +357,18 @@ def check_cluster_count(args, pool_size: int) -> None:
     k = int(args.num_classes)
     where = f"dataset '{args.dataset}' ({args.data_dir})" if args.dataset == "folder" else f"dataset '{args.dataset}'"
     if getattr(args, "adaptor", None) == "asd":
-        m = max(1, int(getattr(args, "asd_instances_per_slot", 1) or 1))
         given = int(getattr(args, "asd_num_instances", 0) or 0)
-        per_slot = f" x asd_instances_per_slot ({m})" if m > 1 else ""
-        if not given and 4 * k * m > pool_size:
-            largest = pool_size // (4 * m)
-            other = (f", or keep num_classes: {k} and set asd_num_instances between {k} and {pool_size // m}"
-                     if k <= pool_size // m else "")
+        if not given and 4 * k > pool_size:
+            other = (f", or keep num_classes: {k} and set asd_num_instances between {k} and {pool_size}"
+                     if k <= pool_size else "")
             raise ConfigError(
                 f"num_classes is {k} but {where} has {pool_size} training images: ASD draws 4 x num_classes"
-                f"{per_slot} = {4 * k * m} images per round, so num_classes can be at most {largest}{other}"
+                f" = {4 * k} images per round, so num_classes can be at most {pool_size // 4}{other}"
             )
-        if given and given * m > pool_size:
+        if given and given > pool_size:
             raise ConfigError(
-                f"asd_num_instances ({given}){per_slot} = {given * m} images per round, but {where} has "
-                f"{pool_size} training images; use asd_num_instances <= {pool_size // m}"
+                f"asd_num_instances is {given} (images drawn per round), but {where} has "
+                f"{pool_size} training images; use asd_num_instances <= {pool_size}"
             )
     if k > pool_size:
         raise ConfigError(f"num_classes is {k} but {where} has {pool_size} training images; "
