@@ -335,7 +335,7 @@ def target_runs_table(name: str) -> str:
 
 
 def slot_trace_table(name: str) -> str:
-    """Slot-label accuracy during training (``benchmarks/slot_label_trace.py``), per variant: its mean over the
+    """Slot-label accuracy during training (``benchmarks/investigations/slot_label_trace.py``), per variant: its mean over the
     re-clusterings from iteration 500 on, and its last value, each averaged over seeds; with the final model's
     test ACC beside them where the trace file has it."""
     def per_seed(values):
