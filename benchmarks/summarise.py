@@ -292,13 +292,45 @@ def decode_check_table(names: List[str]) -> str:
             f"| **before training, in all** | **{d['before_training_s']:.2f}** |")
 
 
+def _split_acc(scores: Optional[dict]) -> str:
+    """``train / test`` ACC of a start's per-split scores (``n/a`` for a split without known classes)."""
+    scores = scores or {}
+    return " / ".join("n/a" if not scores.get(s) else f"{scores[s]['acc']:.3f}" for s in ("train", "test"))
+
+
+def boost_table(names: List[str]) -> str:
+    """``benchmarks/boost_from_start.py``: the start's ACC, then test ACC per seed of ASD from that start and of
+    self-labelling from it, side by side, with mean ± std and the worst seed."""
+    data = _load(names[0])
+    start = data["start"]
+    made = (f"{start['method']} (seed {start['seed']})" if "method" in start
+            else f"`{os.path.basename(start['from_file'])}`")
+    text = f"Start: {made}, sha256 `{start['sha256'][:12]}`; ACC train / test {_split_acc(start['scores'])}"
+    if "corrupt_fraction" in start:
+        text += (f" after randomising {100 * start['corrupt_fraction']:.0f} % of its labels "
+                 f"({_split_acc(start.get('before_corruption'))} before)")
+    by_variant: Dict[str, dict] = {}
+    for r in data["runs"]:
+        by_variant.setdefault(r.get("variant"), {})[r["seed"]] = r
+    asd, selflabel = by_variant.get("asd", {}), by_variant.get("selflabel", {})
+    lines = [text + ".", "", "| seed | ASD from the start: test ACC | self-labelling from the start: test ACC |",
+             "| --- | --- | --- |"]
+    for seed in sorted(set(asd) | set(selflabel)):
+        cells = [f"{runs[seed]['acc']:.3f}" if seed in runs else "not run" for runs in (asd, selflabel)]
+        lines.append(f"| {seed} | {cells[0]} | {cells[1]} |")
+    accs = [[r["acc"] for r in runs.values()] for runs in (asd, selflabel)]
+    lines.append(f"| mean ± std | {_ms(accs[0])} | {_ms(accs[1])} |")
+    lines.append("| worst | " + " | ".join(f"{min(a):.3f}" if a else "n/a" for a in accs) + " |")
+    return "\n".join(lines)
+
+
 #: ``kind`` in the manifest -> renderer.
 RENDERERS = {
     "seeds": seeds_table, "summary": summary_table, "classical": classical_table,
     "supercm_pairs": supercm_pairs_table, "compare": compare_tables, "folder_run": folder_run_table,
     "step_time": step_time_table, "overhead": overhead_table, "instance_stage": instance_stage_table,
     "target_runs": target_runs_table, "choose_k": choose_k_tables, "da_real_pair": da_real_pair_table,
-    "stage_costs": stage_costs_table, "decode_check": decode_check_table,
+    "stage_costs": stage_costs_table, "decode_check": decode_check_table, "boost": boost_table,
 }
 
 
