@@ -1,4 +1,4 @@
-"""benchmarks/da_checkpoint_diagnosis.py: the label-free collapse measure."""
+"""benchmarks/investigations/da_checkpoint_diagnosis.py: the label-free collapse measure."""
 
 import importlib.util
 import os
@@ -8,7 +8,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _module():
     spec = importlib.util.spec_from_file_location(
-        "da_checkpoint_diagnosis", os.path.join(ROOT, "benchmarks", "da_checkpoint_diagnosis.py"))
+        "da_checkpoint_diagnosis", os.path.join(ROOT, "benchmarks", "investigations", "da_checkpoint_diagnosis.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,4 +1,4 @@
-"""benchmarks/da_source_budget.py: the DA budget is chosen on held-out SOURCE images only."""
+"""benchmarks/investigations/da_source_budget.py: the DA budget is chosen on held-out SOURCE images only."""
 
 import importlib.util
 import os
@@ -12,7 +12,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _module():
     spec = importlib.util.spec_from_file_location("da_source_budget",
-                                                  os.path.join(ROOT, "benchmarks", "da_source_budget.py"))
+                                                  os.path.join(ROOT, "benchmarks", "investigations",
+                                                               "da_source_budget.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,4 +1,4 @@
-"""The offline replays read any bundled dataset's pool at the runs' input size (benchmarks/offline_results.py)."""
+"""benchmarks/investigations/offline_results.py: the offline replays read any bundled pool at the runs' input size."""
 
 import os
 import sys
@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "investigations"))
 
 from offline_results import train_pool  # noqa: E402
 

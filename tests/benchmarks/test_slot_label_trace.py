@@ -1,4 +1,4 @@
-"""benchmarks/slot_label_trace.py reads the slot-label accuracy trace from USB's log lines."""
+"""benchmarks/investigations/slot_label_trace.py reads the slot-label accuracy trace from USB's log lines."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+sys.path.insert(0, os.path.join(REPO, "benchmarks", "investigations"))
 
 import slot_label_trace  # noqa: E402
 

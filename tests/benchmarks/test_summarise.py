@@ -17,15 +17,19 @@ def test_committed_document_equals_the_generated_one():
     assert committed == summarise.render_document(), "run: python benchmarks/summarise.py --write"
 
 
-def test_every_marker_is_filled_and_an_unknown_one_is_refused(tmp_path):
+def test_every_section_is_filled_and_an_unknown_marker_or_unplaced_section_is_refused(tmp_path):
     text = summarise.render_document()
     assert "{{" not in text
-    assert "| asd_freematch_digits (no labels) | 3 |" in text  # a table computed from digits_asd.json
+    assert "| asd_freematch_digits.yaml | 0, 1, 2, 3, 4 | 0.956, 0.956, 0.947, 0.822, 0.958 |" in text
     assert "| flexmatch | 0 (ASD) | 3 | 81.6 ± 3.9 |" in text  # the grid's results.md
     template = tmp_path / "t.md"
-    template.write_text("x {{nonsense}}\n")
-    with pytest.raises(KeyError, match="nonsense"):
+    template.write_text("x {{nonsense}}\n{{section:default_chain}}\n")
+    with pytest.raises(KeyError, match="sections"):  # the manifest's other sections have no place
         summarise.render_document(str(template))
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"entries": [], "not_shown": {}}')
+    with pytest.raises(KeyError, match="nonsense"):
+        summarise.render_document(str(template), str(manifest))
 
 
 def test_check_flags_a_stale_document(tmp_path, monkeypatch):
@@ -53,36 +57,6 @@ def test_readme_headline_table_is_the_generated_one_and_a_stale_one_is_flagged(t
         summarise.render_readme(str(readme))
 
 
-def test_validation_table_pairs_seeds_and_reports_the_validation_scores(tmp_path, monkeypatch):
-    import json
-
-    def run(variant, seed, val, acc):
-        return {"variant": variant, "seed": seed, "val_acc": val, "acc": acc}
-
-    runs = [run("a", 0, 0.8, 0.7), run("a", 1, 0.6, 0.5), run("a", 2, 0.9, 0.9),  # seed 2 has no pair: left out
-            run("b", 0, 0.9, 0.95), run("b", 1, 0.7, 0.65)]
-    (tmp_path / "v.json").write_text(json.dumps({"runs": runs}))
-    monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
-    lines = summarise.validation_table("v.json").splitlines()
-    assert lines[2] == "| a | 0, 1 | 0.800, 0.600 | 0.700 | 0.600 | 0.700, 0.500 | 0.600 |"
-    assert lines[3] == "| b | 0, 1 | 0.900, 0.700 | 0.800 | 0.700 | 0.950, 0.650 | 0.800 |"
-
-
-def test_slot_trace_table_averages_from_iteration_500_and_over_seeds(tmp_path, monkeypatch):
-    import json
-
-    runs = [{"variant": "a", "seed": 1, "iterations": [200, 500, 600], "slot_label_acc": [0.1, 0.6, 0.8]},
-            {"variant": "a", "seed": 0, "iterations": [500, 1000], "slot_label_acc": [0.5, 0.5]}]
-    (tmp_path / "t.json").write_text(json.dumps({"runs": runs}))
-    monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
-    row = summarise.slot_trace_table("t.json").splitlines()[2]
-    assert row == "| a | 0, 1 | 0.600 (0.500, 0.700) | 0.650 (0.500, 0.800) | not in this file |"
-    runs[0]["acc"], runs[1]["acc"] = 0.9, 0.4  # traces that carry their run's final ACC show it beside
-    (tmp_path / "t.json").write_text(json.dumps({"runs": runs}))
-    row = summarise.slot_trace_table("t.json").splitlines()[2]
-    assert row == "| a | 0, 1 | 0.600 (0.500, 0.700) | 0.650 (0.500, 0.800) | 0.650 (0.400, 0.900) |"
-
-
 def test_target_runs_table_gives_each_config_and_variant_its_seeds_and_collapse_share(tmp_path, monkeypatch):
     import json
 
@@ -92,7 +66,7 @@ def test_target_runs_table_gives_each_config_and_variant_its_seeds_and_collapse_
             {"config": "config/da_x.yaml", "variant": "", "seed": 0, "top1": 0.5, "degenerate": None}]
     (tmp_path / "t.json").write_text(json.dumps({"runs": runs}))
     monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
-    lines = summarise.target_runs_table("t.json").splitlines()
+    lines = summarise.target_runs_table(["t.json"]).splitlines()
     assert lines[2] == "| da_x.yaml | e4 | 0, 1 | 10.0, 25.0 | 17.5 | 100 % in one class, 2 empty, not flagged |"
     assert lines[3] == "| da_x.yaml | default | 0 | 50.0 | 50.0 | not flagged |"
 
@@ -109,9 +83,8 @@ def test_choose_k_tables_count_the_hits_of_every_record(tmp_path, monkeypatch):
               "commit": "abcdef123456", "hits": 1, "repetitions": [rep([0, 1], 10), rep([2, 3], 12)],
               "runs": [{"name": "k10_seed0", "wall_s": 60.0, "pool_acc": 0.7}, {"name": "k8_seed0", "wall_s": 80.0}]}
     (tmp_path / "choose_k_digits.json").write_text(json.dumps(record))
-    (tmp_path / "other.json").write_text("{}")
     monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
-    text = summarise.choose_k_tables()
-    assert "| asd_freematch_digits.yaml | 10 | 8 10 12 | 400 | 2 (0,1; 2,3) | 10, 12 | 1 of 2 | 70 | abcdef1 |" in text
+    text = summarise.choose_k_tables(["choose_k_digits.json"])
+    assert "| asd_freematch_digits.yaml | 10 | 8 10 12 | 400 | 2 (0,1; 2,3) | 10, 12 | 1 of 2 | 70 |" in text
     assert "| asd_freematch_digits.yaml | 0,1 | **10** | 0.600 | 0.400 / 0.700 | 10, 10 | 0.700, n/a | yes |" in text
     assert text.count("| yes |") == 2

@@ -1,4 +1,4 @@
-"""The offline transition-signal diagnostic's two statistics (benchmarks/asd_transition_signal_offline.py)."""
+"""benchmarks/investigations/asd_transition_signal_offline.py: the offline diagnostic's two statistics."""
 
 import os
 import sys
@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "investigations"))
 
 from asd_transition_signal_offline import expected_transitions, within_class_share  # noqa: E402
 

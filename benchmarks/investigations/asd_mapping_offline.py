@@ -1,6 +1,6 @@
 """Re-cluster the transition windows saved in finished ASD runs, offline, with each k-Medoids distance.
 
-    python benchmarks/asd_mapping_offline.py --runs saved_models/benchmarks/asd_*freematch_digits* \
+    python benchmarks/investigations/asd_mapping_offline.py --runs saved_models/benchmarks/asd_*freematch_digits* \
         --out benchmarks/results/digits_asd_mapping_offline.json
 
 Each run folder's ``latest_model.pth`` holds the label builder's state at the
@@ -23,7 +23,9 @@ import os
 import statistics
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# benchmarks/investigations/ -> the repository root (usb_asd), and this folder (offline_results)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # when loaded from elsewhere
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -34,7 +36,7 @@ from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
 from usb_asd.data.digits import load_digits  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
-from offline_results import paired_difference, score_run_folders, write_offline_record  # noqa: E402  (benchmarks/)
+from offline_results import paired_difference, score_run_folders, write_offline_record  # noqa: E402  (this folder)
 
 
 def score_run(checkpoint: str, targets: np.ndarray):

@@ -1,6 +1,6 @@
 """How right ASD's slot labels were during training, read from finished runs' logs.
 
-    python benchmarks/slot_label_trace.py --runs /tmp/exp/runs/asd_freematch_digits_round1_seed? \\
+    python benchmarks/investigations/slot_label_trace.py --runs /tmp/exp/runs/asd_freematch_digits_round1_seed? \\
         /tmp/exp/runs/asd_freematch_digits_default_seed? --out benchmarks/results/digits_asd_slot_label_trace.json
 
 Every ``num_log_iter`` iterations ASD logs ``eval/asd_label_acc``: the share of
@@ -24,7 +24,8 @@ import re
 import sys
 from typing import Dict, List, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# benchmarks/investigations/ -> the repository root (usb_asd)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
 

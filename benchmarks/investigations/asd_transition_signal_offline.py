@@ -1,7 +1,8 @@
 """How much class information the transition map has to work with, offline on finished ASD runs.
 
-    python benchmarks/asd_transition_signal_offline.py --runs saved_models/benchmarks/asd_freematch_digits_seed? \
-        saved_models/benchmarks/asd_fixmatch_digits_seed? --out benchmarks/results/digits_asd_transition_signal.json
+    python benchmarks/investigations/asd_transition_signal_offline.py \
+        --runs saved_models/benchmarks/asd_freematch_digits_seed? saved_models/benchmarks/asd_fixmatch_digits_seed? \
+        --out benchmarks/results/digits_asd_transition_signal.json
 
 The transition map (``asd_mapping: ctt``) groups the ``n_l`` instance classes
 into ``k`` clusters from the instance head's class transitions. This scores,
@@ -42,7 +43,9 @@ import os
 import statistics
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# benchmarks/investigations/ -> the repository root (usb_asd), and this folder (offline_results)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # when loaded from elsewhere
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -52,7 +55,7 @@ from usb_asd.asd.mapping import InstanceClusterMapper  # noqa: E402
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
-from offline_results import (  # noqa: E402  (benchmarks/)
+from offline_results import (  # noqa: E402  (this folder)
     add_pool_arguments, paired_difference, pool_outputs, score_run_folders, train_pool, write_offline_record,
 )
 

@@ -1,6 +1,7 @@
 """Label-free diagnosis of domain-adaptation checkpoints: is the source fitted, does the target collapse?
 
-    python benchmarks/da_checkpoint_diagnosis.py --runs saved_models/benchmarks/da_source_only_mnist5k_digits_seed0 \
+    python benchmarks/investigations/da_checkpoint_diagnosis.py \
+        --runs saved_models/benchmarks/da_source_only_mnist5k_digits_seed0 \
         --out benchmarks/results/da_checkpoint_diagnosis.json
 
 For each run folder (``results.json`` + ``latest_model.pth`` of a DA run), for
@@ -28,14 +29,15 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/, when loaded from elsewhere
+# benchmarks/investigations/ -> the repository root (usb_asd), and this folder (offline_results)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # when loaded from elsewhere
 
 import usb_asd  # noqa: E402,F401
 from usb_asd.data.registry import DATASETS, load_splits  # noqa: E402
 from usb_asd.data.transforms import build_augmentations  # noqa: E402
 from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
-from offline_results import eval_images  # noqa: E402  (benchmarks/)
+from offline_results import eval_images  # noqa: E402  (this folder)
 
 
 def top_share(predictions: np.ndarray, num_classes: int) -> float:
@@ -44,7 +46,7 @@ def top_share(predictions: np.ndarray, num_classes: int) -> float:
     return float(np.bincount(predictions, minlength=num_classes).max() / max(len(predictions), 1))
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_settings(record: Dict[str, Any]) -> Tuple[str, int, float]:

@@ -1,6 +1,6 @@
 """Score, offline on finished ASD runs, each way this plugin can label the sampled instances.
 
-    python benchmarks/asd_labels_offline.py --runs saved_models/benchmarks/asd_freematch_digits_seed* \
+    python benchmarks/investigations/asd_labels_offline.py --runs saved_models/benchmarks/asd_freematch_digits_seed* \
         --redraws 5 --out benchmarks/results/digits_asd_labels_offline.json
 
 From each run folder's ``latest_model.pth`` (the net and the label builder's
@@ -30,7 +30,9 @@ import os
 import statistics
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# benchmarks/investigations/ -> the repository root (usb_asd), and this folder (offline_results)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # when loaded from elsewhere
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -40,7 +42,7 @@ from usb_asd.asd.mapping import cluster_posterior  # noqa: E402
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder  # noqa: E402
 from usb_asd.core.checkpoint_codec import decode  # noqa: E402
 from usb_asd.metrics import cluster_accuracy  # noqa: E402
-from offline_results import (  # noqa: E402  (benchmarks/)
+from offline_results import (  # noqa: E402  (this folder)
     add_pool_arguments, paired_difference, pool_outputs, score_run_folders, train_pool, write_offline_record,
 )
 

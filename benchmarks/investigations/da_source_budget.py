@@ -1,6 +1,6 @@
 """Choose the domain-adaptation training budget on the SOURCE domain only.
 
-    flock /tmp/usb_asd_bench.lock python benchmarks/da_source_budget.py \
+    flock /tmp/usb_asd_bench.lock python benchmarks/investigations/da_source_budget.py \
         --configs config/da_source_only_mnist5k_digits.yaml config/da_source_only_digits_mnist5k.yaml \
         --budgets 200 1000 2000 --seeds 0 --max_runs 1 --out benchmarks/results/da_source_budget.json
 
@@ -26,8 +26,9 @@ from typing import Any, Dict, List
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/, when loaded from elsewhere
+# benchmarks/investigations/ -> the repository root (usb_asd), and this folder (offline_results)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # when loaded from elsewhere
 
 import usb_asd  # noqa: E402,F401
 from usb_asd.cli import _extra_arguments  # noqa: E402
@@ -36,7 +37,7 @@ from usb_asd.data.labelled_split import select_labelled_indices  # noqa: E402
 from usb_asd.data.registry import DATASETS, load_splits  # noqa: E402
 from usb_asd.data.transforms import build_augmentations  # noqa: E402
 from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
-from offline_results import eval_images  # noqa: E402  (benchmarks/)
+from offline_results import eval_images  # noqa: E402  (this folder)
 
 #: Target-domain scores a source-only run computes; never written here.
 TARGET_KEYS = ("top1", "acc", "nmi", "ari", "best_top1", "best_it", "degenerate")
