@@ -38,10 +38,9 @@ def ema_initial_share(ema_m: float, num_train_iter: int) -> float:
 def warn_if_ema_lags(args) -> bool:
     """Log a warning when the evaluated EMA model would still be mostly its starting point.
 
-    Measured on the DA real pair (docs/DOMAIN_ADAPTATION.md): ``ema_m: 0.99`` over
-    200 iterations left 13 % of the random initial weights in the EMA model,
-    which fitted the source's training images at 18-23 % while the trained
-    model fitted 80-89 %.
+    USB scores and saves the EMA model, so a run too short for its ``ema_m``
+    reports a model that fits even its training images far worse than the
+    trained one (docs/DOMAIN_ADAPTATION.md).
 
     Args:
         args: The run's settings (``ema_m``, ``num_train_iter``).
