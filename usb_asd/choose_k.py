@@ -160,7 +160,7 @@ def plot_scores(scores: List[KScore], path: str, title: str = "") -> None:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from .results import write_figure_atomic
+    from .core.atomic_io import write_figure_atomic
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=100)
     ks = [s.k for s in scores]
@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_from_command_line(argv: Optional[List[str]] = None) -> int:
     """Run the search; returns a process exit code (2 on a user error)."""
     from .command_errors import report, split_debug_flag
-    from .results import write_text_atomic
+    from .core.atomic_io import write_text_atomic
 
     argv, debug = split_debug_flag(list(sys.argv[1:] if argv is None else argv))
     opts = build_parser().parse_args(argv)

@@ -1,7 +1,7 @@
 """Import-time compatibility for semilearn 0.3.2 on current package releases.
 
 Nothing here edits an installed package. Each function works around one
-measured problem (see ``docs/INSTALL.md``) and is a no-op where the problem is
+problem described in ``docs/INSTALL.md`` and is a no-op where the problem is
 absent, e.g. on a CUDA machine with matching torch/torchvision builds.
 """
 

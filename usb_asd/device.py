@@ -66,9 +66,9 @@ def threads_per_process(procs: int) -> int:
     """CPU threads each of ``procs`` processes on this node should use.
 
     Every process's torch (OpenMP) pool otherwise takes all cores, so ``procs``
-    processes run ``procs x cores`` spinning threads on ``cores`` cores; on this
-    project's 2-core machine two gloo ranks then ran evaluation 200x slower
-    (65 s against 0.3 s). ``OMP_NUM_THREADS``, when the user set it, wins.
+    processes run ``procs x cores`` spinning threads on ``cores`` cores and
+    each runs many times slower (docs/SCALE.md). ``OMP_NUM_THREADS``, when the
+    user set it, wins.
 
     Args:
         procs: Training processes started on this node.

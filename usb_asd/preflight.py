@@ -5,7 +5,8 @@
 1. the settings alone (:func:`check_settings`, called by :func:`usb_asd.runner.validate_args`):
    values out of range (``lr <= 0``, ``img_size: 0``, ...), an unknown ``dataset``, ``net``,
    ``optim`` or learner, the ASD adaptor's keys (``num_classes: 1``);
-2. the device (``gpu: 3`` on a machine without that GPU);
+2. the device (``gpu: 3`` on a machine without that GPU), then ASD's schedule
+   (:func:`check_asd_schedule`: cluster labels switch on before the last step);
 3. (:func:`check_run` from here on) the pretrained weights (:mod:`usb_asd.core.pretrained`):
    https or a local file, the checksum, a state dict inside, nothing run;
 4. the data: the folder listed once per real file, every image decoded
@@ -135,6 +136,44 @@ def _check_asd(args: argparse.Namespace) -> None:
     if args.asd_transitions == "views" and "x_ulb_s" not in signature(cls.train_step).parameters:
         raise ConfigError(f"asd_transitions: views reads the strong unlabelled view (x_ulb_s), which algorithm "
                           f"'{args.algorithm}' does not use; set asd_transitions: visits")
+
+
+def check_asd_schedule(args: argparse.Namespace) -> None:
+    """Refuse an ASD run that would end before its learner trains on cluster labels.
+
+    ASD trains on cluster labels only after ``asd_warmup_iter``, and only once a first
+    clustering map is installed (:func:`usb_asd.asd.schedule.latest_switch_on`); both must
+    come before ``num_train_iter``, or the run is a plain learner that reports itself as ASD.
+
+    Raises:
+        ConfigError: ``asd_warmup_iter >= num_train_iter``, or a latest first switch-on of
+            cluster labels at or after the last step, naming the keys to change.
+    """
+    from .asd.schedule import latest_switch_on
+    from .runner import chosen_adaptor
+
+    warmup = getattr(args, "asd_warmup_iter", None)
+    if chosen_adaptor(args) != "asd" or warmup is None:
+        return
+    if warmup >= args.num_train_iter:
+        raise ConfigError(
+            f"asd_warmup_iter ({warmup}) must be smaller than num_train_iter ({args.num_train_iter}): "
+            "adaptor: asd trains on its cluster labels only after the warm-up, so this run would end "
+            "before ever using them; lower asd_warmup_iter or raise num_train_iter"
+        )
+    cluster_iter = getattr(args, "asd_cluster_iter", None)
+    lag = getattr(args, "asd_recluster_lag", 0) or 0
+    if cluster_iter is None or cluster_iter < 1:
+        return  # asd_settings_from_args names that key
+    latest = latest_switch_on(args.asd_warmup_iter, cluster_iter, lag)
+    if latest >= args.num_train_iter:
+        raise ConfigError(
+            f"ASD's cluster labels might switch on only after step {latest} (asd_warmup_iter "
+            f"({args.asd_warmup_iter}), or the first map: asd_cluster_iter ({cluster_iter}) plus "
+            f"asd_recluster_lag ({lag})), not before num_train_iter ({args.num_train_iter}): the learner "
+            "might never train on cluster labels; lower asd_warmup_iter, asd_cluster_iter or "
+            "asd_recluster_lag, or raise num_train_iter"
+        )
 
 
 #: The key naming a given clustering, per adaptor that reads one.

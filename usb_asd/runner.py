@@ -32,7 +32,7 @@ from .core.run_folder import RunFolder, recover
 from .core.safety import check_run_is_sound
 from .data.pool_check import forget_prepared
 from .device import distributed_backend, limit_process_threads, place_model, processes_per_node
-from .preflight import check_run, check_settings
+from .preflight import check_asd_schedule, check_run, check_settings
 
 log = logging.getLogger("usb_asd")
 
@@ -87,7 +87,8 @@ def validate_args(args: argparse.Namespace) -> None:
     """Checks of the settings USB makes late or not at all, made before anything is written.
 
     Counts, ranges, names (``dataset``, ``net``, ``optim``, the learner), the ASD keys and the
-    device (:func:`usb_asd.preflight.check_settings`), and the checkpoint a resume loads.
+    device (:func:`usb_asd.preflight.check_settings`), ASD's schedule
+    (:func:`usb_asd.preflight.check_asd_schedule`), and the checkpoint a resume loads.
     The checks that read the data and the weights follow in :func:`usb_asd.preflight.check_run`.
 
     Raises:
@@ -107,6 +108,7 @@ def validate_args(args: argparse.Namespace) -> None:
         raise ConfigError("da_target_dataset (domain adaptation) and adaptor cannot be combined: "
                          "the adaptor builds labels for one unlabelled dataset")
     check_settings(args)  # before the checks below compute with the values (ema_m ** num_train_iter)
+    check_asd_schedule(args)
     check_run_is_sound(args)  # a damaged or missing load_path is named with an intact older checkpoint, if any
     if args.resume and not args.load_path:
         raise ConfigError("resume: True needs load_path (a checkpoint to resume from)")

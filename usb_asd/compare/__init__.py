@@ -15,5 +15,5 @@ Modules, by responsibility:
 * :mod:`.aggregate`: records -> mean, spread and ASD-vs-ground-truth gap, as markdown;
 * :mod:`.figures`: the PNG figures;
 * :mod:`.report`: results.json, results.md and figures from finished cells (written atomically
-  by :mod:`usb_asd.results`).
+  by :mod:`usb_asd.core.atomic_io`).
 """

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Sequence
 import numpy as np
 
 from ..baselines import classical_scores
-from ..results import write_json_atomic
+from ..core.atomic_io import write_json_atomic
 
 CLASSICAL_FILE = "classical.json"
 

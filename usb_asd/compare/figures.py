@@ -15,9 +15,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..core.atomic_io import write_atomic
 from ..metrics import hungarian_match
 from .aggregate import ASD, GROUND_TRUTH, Row, label_text
-from ..results import write_atomic
 
 DPI = 120
 #: ASD is orange everywhere; ground-truth settings take these in order; classical lines are grey.

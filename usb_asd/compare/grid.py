@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 
 from ..baselines import CLASSICAL_METHODS
 from ..config import ConfigError, load_yaml
-from ..results import write_text_atomic
+from ..core.atomic_io import write_text_atomic
 
 #: A ground-truth label setting: a count (``0`` = ASD, no labels) or :data:`ALL_LABELS`.
 LabelSetting = Union[int, str]

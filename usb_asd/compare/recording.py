@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..results import write_atomic, write_json_atomic
+from ..core.atomic_io import write_atomic, write_json_atomic
 
 HISTORY_FILE = "history.json"
 PREDICTIONS_FILE = "predictions.npz"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..results import git_commit, machine_info, write_json_atomic, write_text_atomic
+from ..core.atomic_io import write_json_atomic, write_text_atomic
+from ..core.provenance import git_commit, machine_info
 from .aggregate import ASD, GROUND_TRUTH, render_markdown, summarise_classical, summarise_runs
 from .execute import read_cell_record
 from .figures import plot_accuracy_bars, plot_confusion, plot_history

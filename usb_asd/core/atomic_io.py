@@ -18,10 +18,11 @@ the path, the setting that chose it and the cause.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import tempfile
-from typing import IO, Callable, List, Optional
+from typing import IO, Any, Callable, List, Optional
 
 from ..errors import UserError
 
@@ -127,6 +128,34 @@ def write_bytes_atomic(path: str, data, setting: Optional[str] = None) -> None:
 def write_text_atomic(path: str, text: str, suffix: str = ".txt", setting: Optional[str] = None) -> None:
     """Write UTF-8 text to ``path`` atomically (:func:`write_atomic`)."""
     write_atomic(path, lambda handle: _write_all(handle, text.encode("utf-8")), suffix=suffix, setting=setting)
+
+
+def write_json_atomic(path: str, payload: Any, setting: Optional[str] = None) -> None:
+    """Write ``payload`` as indented, key-sorted JSON to ``path`` atomically (:func:`write_atomic`).
+
+    A value JSON cannot encode is written as its ``item()`` (one-element tensors, NumPy scalars), else its
+    ``tolist()``, else its ``str``.
+    """
+    text = json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n"
+    write_text_atomic(path, text, suffix=".json", setting=setting)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def write_figure_atomic(fig, path: str, setting: Optional[str] = None) -> None:
+    """Save a matplotlib figure as PNG atomically (:func:`write_atomic`) and close it, written or not."""
+    import matplotlib.pyplot as plt
+
+    try:
+        write_atomic(path, lambda handle: fig.savefig(handle, format="png"), suffix=".png", setting=setting)
+    finally:
+        plt.close(fig)
 
 
 def ensure_writable_dir(path: str, setting: str) -> None:

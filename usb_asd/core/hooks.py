@@ -13,9 +13,10 @@ import torch
 from semilearn.core.hooks import Hook
 
 from ..metrics import NMI_AVERAGE
-from ..results import git_commit, machine_info, write_json_atomic
 from ..validation import pool_predictions, validation_indices, validation_scores
+from .atomic_io import write_json_atomic
 from .degenerate import degeneracy, describe
+from .provenance import git_commit, machine_info
 
 
 def learner_features(out_dict, key: str, with_grad: bool = False) -> Optional[torch.Tensor]:

@@ -6,10 +6,9 @@ writes ``groups x per_group`` 32x32 PNGs (circles, squares, triangles, crosses,
 diamonds, in that order). Each group has its own hue (red, green, blue, yellow,
 magenta, jittered) as well as its own shape, on the same dark-grey background
 in every image; only size, position and brightness vary within a group, so the
-planted groups are the one strong structure. A clustering finds the strongest
-structure, not the one meant: ASD grouped a first version (random colours for
-every shape) by colour and a second (a random dark background per image) by
-background colour. Without ``--labelled`` the images lie directly in the folder
+planted groups are the one strong structure: a clustering groups by whatever
+varies most, so any colour or background that varied independently of the
+shape would be what it finds (docs/BENCHMARKS.md, the shapes toy). Without ``--labelled`` the images lie directly in the folder
 (what a user's photos look like: nothing to score); with it they sit in one
 class folder per shape, used only to score.
 """
@@ -26,7 +25,7 @@ from PIL import Image, ImageDraw
 
 #: Shapes in the order groups take them.
 SHAPES = ("circle", "square", "triangle", "cross", "diamond")
-#: Background of every image: one colour for all, so it carries nothing (random ones were what ASD grouped by).
+#: Background of every image: one colour for all, so it carries nothing a clustering could group by.
 BACKGROUND = (40, 40, 40)
 #: Base colour of each group (jittered per image).
 HUES = ((230, 60, 60), (60, 200, 70), (70, 110, 240), (230, 210, 50), (210, 70, 210))

@@ -4,8 +4,8 @@
 weak = resize, reflect-padded random crop, horizontal flip; strong = weak +
 RandAugment(3, 5). ``glyph`` is for digits and other characters, where a flip
 changes the class and reflect padding would mirror strokes: weak = small
-zero-padded translations; strong = random affine + Gaussian noise (cutout was
-measured to hurt FixMatch on 8x8 digits: 0.942 vs 0.964 top-1, seed 0, lr 0.1).
+zero-padded translations; strong = random affine + Gaussian noise, without
+cutout, which lowers FixMatch's top-1 on 8x8 digits (docs/PROTOCOL.md).
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from ..core.atomic_io import write_text_atomic
 from ..data.eval_view import EvalView
 from ..metrics import clustering_scores
-from ..results import write_text_atomic
 
 #: Columns of ``assignments.csv``, in order.
 COLUMNS = ("split", "image", "cluster", "confidence", "true_class")

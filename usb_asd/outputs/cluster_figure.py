@@ -15,8 +15,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
+from ..core.atomic_io import write_figure_atomic
 from ..metrics import contingency_table, hungarian_match
-from ..results import write_figure_atomic
 
 #: Images shown per cluster row.
 IMAGES_PER_ROW = 12

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from semilearn.core.hooks import Hook
 
+from ..core.atomic_io import write_json_atomic
 from ..nets.two_head import unwrap
-from ..results import write_json_atomic
 from .assignments import SplitAssignments, dataset_logits, image_names, write_assignments_csv
 from .cluster_figure import draw_clusters
 
