@@ -259,8 +259,8 @@ class ASDAdaptorMixin:
         if x_ulb_w is None and kwargs.get("x_ulb_w") is not None:
             x_ulb_w = kwargs["x_ulb_w"].to(self.device)
         self.asd_batch = {
-            # The instance head's targets: the entries' instance classes.
-            "slots": torch.from_numpy(self.asd_builder.slots_of_entries(slot_idx.numpy())).to(self.device),
+            # The instance head's targets: entry j is instance class j.
+            "slots": slot_idx.to(self.device, dtype=torch.long),
             "x_lb": batch["x_lb"] if "x_lb" in batch else kwargs["x_lb"].to(self.device),
             "idx_ulb": kwargs.get("idx_ulb"),
             "x_ulb_w": x_ulb_w,

@@ -341,10 +341,6 @@ class ClusterLabelBuilder:
             return self._given[self.slots]
         return self.slot_clusters
 
-    def slots_of_entries(self, entry_idx: np.ndarray) -> np.ndarray:
-        """The instance class (the instance head's target) of each entry: the entry itself."""
-        return np.asarray(entry_idx, dtype=np.int64)
-
     def labels_for_entries(self, entry_idx: np.ndarray) -> Optional[np.ndarray]:
         """Cluster labels of the images in the given entries (None during warm-up)."""
         clusters = self.entry_clusters
