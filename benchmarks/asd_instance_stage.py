@@ -60,6 +60,16 @@ def _parse_overrides(text: str) -> Dict[str, Any]:
     return out
 
 
+def _ctt_mapping(asd_state: Dict[str, Any]) -> Any:
+    """The instance->cluster map of a checkpoint's ASD state (the class-transition map's), or None.
+
+    Reads both layouts: ``cluster_map.mapper`` (since the maps' registry) and
+    the earlier top-level ``mapper``, so "before" checkpoints of older commits stay readable.
+    """
+    mapper = asd_state["cluster_map"].get("mapper") if "cluster_map" in asd_state else asd_state.get("mapper")
+    return None if mapper is None else mapper["mapping"]
+
+
 def stage_scores(run_dir: str) -> Dict[str, float]:
     """The three scores of one finished run (its ``latest_model.pth``), on the validation part."""
     import torch
@@ -102,7 +112,7 @@ def stage_scores(run_dir: str) -> Dict[str, float]:
     kmeans = KMeans(k, n_init=10, random_state=0).fit_predict(feats_np)
     yv, iv = targets[val], instance[val]
     purity = sum(np.bincount(yv[iv == c]).max() for c in np.unique(iv)) / len(val)
-    mapping = decode(checkpoint["asd"])["mapper"]["mapping"]
+    mapping = _ctt_mapping(decode(checkpoint["asd"]))
     scores = {"kmeans_acc": cluster_accuracy(yv, kmeans[val]), "purity": float(purity),
               "slot_label_acc": None if mapping is None else cluster_accuracy(yv, np.asarray(mapping)[iv]),
               "instance_classes_used": int(len(np.unique(instance)))}
