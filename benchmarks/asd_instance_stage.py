@@ -60,24 +60,28 @@ def _parse_overrides(text: str) -> Dict[str, Any]:
     return out
 
 
-def _ctt_mapping(asd_state: Dict[str, Any]) -> Any:
-    """The instance->cluster map of a checkpoint's ASD state (the class-transition map's), or None.
+def ctt_mapper_state(asd_state: Dict[str, Any]) -> Any:
+    """The class-transition map's k-Medoids state in a checkpoint's ASD state, or None.
 
     Reads both layouts: ``cluster_map.mapper`` (since the maps' registry) and
     the earlier top-level ``mapper``, so "before" checkpoints of older commits stay readable.
     """
-    mapper = asd_state["cluster_map"].get("mapper") if "cluster_map" in asd_state else asd_state.get("mapper")
-    return None if mapper is None else mapper["mapping"]
+    return asd_state["cluster_map"].get("mapper") if "cluster_map" in asd_state else asd_state.get("mapper")
 
 
-def stage_scores(run_dir: str) -> Dict[str, float]:
-    """The three scores of one finished run (its ``latest_model.pth``), on the validation part."""
+def run_pool_outputs(run_dir: str) -> Dict[str, Any]:
+    """A finished run's checkpoint read back: its raw model's outputs on the whole pool.
+
+    Returns:
+        ``checkpoint``, ``args`` (the run's settings), ``targets`` (the pool's classes, read
+        only to score), ``val`` (indices of the validation part), ``features`` ``(N, D)`` and
+        ``instance`` (each image's argmax instance class), from the model ASD's stages read.
+    """
     import torch
-    from sklearn.cluster import KMeans
 
-    from usb_asd.core.checkpoint_codec import decode
     from usb_asd.data.eval_view import EvalView
-    from usb_asd.metrics import cluster_accuracy
+    from usb_asd.data.registry import DATASETS, load_splits
+    from usb_asd.data.usb_datasets import build_usb_datasets
     from usb_asd.predict import build_model, read_checkpoint
     from usb_asd.validation import validation_indices
 
@@ -88,16 +92,12 @@ def stage_scores(run_dir: str) -> Dict[str, float]:
     model.load_state_dict(state)
     model.eval()
     args = argparse.Namespace(**settings["args"])
-    from usb_asd.data.registry import DATASETS, load_splits
-    from usb_asd.data.usb_datasets import build_usb_datasets
-
     # The run's own pool and evaluation transform, built as its learner built them.
     splits = load_splits(args.dataset, args.data_dir, args.num_classes)
     kind = getattr(args, "image_kind", None) or DATASETS[args.dataset].kind
     datasets = build_usb_datasets(splits, args.algorithm, kind, args.img_size, args.crop_ratio, 0, args.seed)
     pool = datasets["train_ulb"]
     targets = np.asarray(pool.targets)
-    val = validation_indices(targets)
     loader = torch.utils.data.DataLoader(EvalView(pool, datasets["eval"].transform, np.arange(len(pool))),
                                          batch_size=256, shuffle=False)
     feats, classes = [], []
@@ -106,13 +106,25 @@ def stage_scores(run_dir: str) -> Dict[str, float]:
             out = model(x)
             feats.append(out["feat"].float())
             classes.append(out["logits_instance"].argmax(dim=1))
-    feats_np = torch.cat(feats).numpy()
-    instance = torch.cat(classes).numpy()
-    k = int(args.num_classes)
-    kmeans = KMeans(k, n_init=10, random_state=0).fit_predict(feats_np)
+    return {"checkpoint": checkpoint, "args": args, "targets": targets, "val": validation_indices(targets),
+            "features": torch.cat(feats).numpy(), "instance": torch.cat(classes).numpy()}
+
+
+def stage_scores(run_dir: str) -> Dict[str, float]:
+    """The three scores of one finished run (its ``latest_model.pth``), on the validation part."""
+    from sklearn.cluster import KMeans
+
+    from usb_asd.core.checkpoint_codec import decode
+    from usb_asd.metrics import cluster_accuracy
+
+    run = run_pool_outputs(run_dir)
+    targets, val, instance = run["targets"], run["val"], run["instance"]
+    k = int(run["args"].num_classes)
+    kmeans = KMeans(k, n_init=10, random_state=0).fit_predict(run["features"])
     yv, iv = targets[val], instance[val]
     purity = sum(np.bincount(yv[iv == c]).max() for c in np.unique(iv)) / len(val)
-    mapping = _ctt_mapping(decode(checkpoint["asd"]))
+    mapper = ctt_mapper_state(decode(run["checkpoint"]["asd"]))
+    mapping = None if mapper is None else mapper["mapping"]
     scores = {"kmeans_acc": cluster_accuracy(yv, kmeans[val]), "purity": float(purity),
               "slot_label_acc": None if mapping is None else cluster_accuracy(yv, np.asarray(mapping)[iv]),
               "instance_classes_used": int(len(np.unique(instance)))}

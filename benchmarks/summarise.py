@@ -324,6 +324,20 @@ def boost_table(names: List[str]) -> str:
     return "\n".join(lines)
 
 
+def map_refit_table(names: List[str]) -> str:
+    """``benchmarks/asd_map_refit_offline.py``: validation ACC and k-Medoids objective of each run's stored map,
+    its warm and cold refits on the same transitions, and the better of the two (what re-clustering now keeps)."""
+    lines = ["| run (commit) | run's test ACC | instance-class purity | stored map | warm refit | cold fit "
+             "| kept (lower objective) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in _load(names[0])["runs"]:
+        cells = [f"{r[m]['val_acc']:.3f} ({r[m]['objective']:.1f})" for m in ("stored", "warm", "cold", "best")]
+        cells[3] += " cold" if r["best"]["cold_won"] else " warm"
+        test = "n/a" if r.get("run_test_acc") is None else f"{r['run_test_acc']:.3f}"
+        lines.append(f"| {r['run']} ({(r.get('run_commit') or '')[:7]}) | {test} | {r['purity']:.3f} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 #: ``kind`` in the manifest -> renderer.
 RENDERERS = {
     "seeds": seeds_table, "summary": summary_table, "classical": classical_table,
@@ -331,6 +345,7 @@ RENDERERS = {
     "step_time": step_time_table, "overhead": overhead_table, "instance_stage": instance_stage_table,
     "target_runs": target_runs_table, "choose_k": choose_k_tables, "da_real_pair": da_real_pair_table,
     "stage_costs": stage_costs_table, "decode_check": decode_check_table, "boost": boost_table,
+    "map_refit": map_refit_table,
 }
 
 

@@ -88,3 +88,24 @@ def test_choose_k_tables_count_the_hits_of_every_record(tmp_path, monkeypatch):
     assert "| asd_freematch_digits.yaml | 10 | 8 10 12 | 400 | 2 (0,1; 2,3) | 10, 12 | 1 of 2 | 70 |" in text
     assert "| asd_freematch_digits.yaml | 0,1 | **10** | 0.600 | 0.400 / 0.700 | 10, 10 | 0.700, n/a | yes |" in text
     assert text.count("| yes |") == 2
+
+
+def test_map_refit_table_shows_each_map_and_which_fit_was_kept(tmp_path, monkeypatch):
+    import json
+
+    def maps(stored, cold, best, cold_won):
+        return {"stored": {"val_acc": stored[0], "objective": stored[1]},
+                "warm": {"val_acc": stored[0], "objective": stored[1]},
+                "cold": {"val_acc": cold[0], "objective": cold[1]},
+                "best": {"val_acc": best[0], "objective": best[1], "cold_won": cold_won}}
+
+    runs = [{"run": "a", "run_commit": "0123456789", "run_test_acc": 0.8, "purity": 0.9,
+             **maps((0.8, 25.6), (0.88, 15.9), (0.88, 15.9), True)},
+            {"run": "b", "run_commit": None, "run_test_acc": None, "purity": 0.95,
+             **maps((0.9, 15.0), (0.8, 23.0), (0.9, 15.0), False)}]
+    (tmp_path / "r.json").write_text(json.dumps({"runs": runs}))
+    monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
+    lines = summarise.map_refit_table(["r.json"]).splitlines()
+    assert lines[2] == ("| a (0123456) | 0.800 | 0.900 | 0.800 (25.6) | 0.800 (25.6) | 0.880 (15.9) "
+                        "| 0.880 (15.9) cold |")
+    assert lines[3] == "| b () | n/a | 0.950 | 0.900 (15.0) | 0.900 (15.0) | 0.800 (23.0) | 0.900 (15.0) warm |"
