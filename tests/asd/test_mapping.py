@@ -17,7 +17,6 @@ from usb_asd.asd.mapping import (
     match_cluster_ids,
     neighbour_graph,
     random_mapping,
-    similarity_to_distance,
     spectral_distance,
 )
 
@@ -457,67 +456,6 @@ def _kmedoids_labels(dist: np.ndarray, k: int) -> np.ndarray:
 
     medoids = KMedoids(k, metric="precomputed", method="alternate", init="build").fit(dist).medoid_indices_
     return _alternate(dist, np.asarray(medoids, dtype=np.int64), 300)[0]
-
-
-def _line_similarity(x):
-    """``S = c - |x_i - x_j|``: with the linear distance, ``D`` is affine in ``|x_i - x_j|``."""
-    x = np.asarray(x, dtype=np.float64)
-    return 400.0 - np.abs(x[:, None] - x[None, :])
-
-
-def test_a_refit_leaves_a_warm_start_stuck_in_a_merge_for_the_cold_fit():
-    # Groups A = {0, 1, 2}, B = {100, 101, 102}, C = {200, 201, 202}. From medoids {0, 2, 101}
-    # (A split, B and C in one cluster) the alternate iterations are stuck: the B+C cluster's
-    # medoid moves to 102 and no class changes cluster (a local optimum of objective 295/399).
-    x = [0, 1, 2, 100, 101, 102, 200, 201, 202]
-    sim, truth = _line_similarity(x), np.repeat(np.arange(3), 3)
-    stuck_mapping = np.array([0, 0, 1, 2, 2, 2, 2, 2, 2])
-    stuck_medoids = np.array([0, 2, 4])
-    dist = similarity_to_distance(np.where(np.eye(9, dtype=bool), 0.0, sim))
-    warm_only, warm_medoids, _ = _alternate(dist, stuck_medoids, 300)
-    assert adjusted_rand_score(warm_only, truth) < 0.7  # the trap: warm iterations keep the merge
-    mapper = InstanceClusterMapper(3, seed=0, distance="linear")
-    mapper.load_state_dict({**mapper.state_dict(), "mapping": stuck_mapping, "medoids": stuck_medoids})
-    mapping = mapper.fit(sim)
-    assert _same_partition(mapping, truth)
-    assert mapper.num_cold_wins == 1
-    assert kmedoids_objective(dist, mapper.medoids) < kmedoids_objective(dist, warm_medoids)
-    # Ids still follow the previous map where groups overlap most: A kept id 0.
-    assert np.all(mapping[:3] == 0)
-    # Refitting the same transitions keeps the map: the warm start is now the optimum.
-    np.testing.assert_array_equal(mapper.fit(sim), mapping)
-    assert mapper.num_cold_wins == 1
-
-
-@pytest.mark.parametrize("distance", ["linear", "spectral"])
-def test_every_refit_has_the_lower_objective_of_the_warm_and_the_cold_fit(distance):
-    rng = np.random.default_rng(7)
-    for trial in range(12):
-        n, k = int(rng.integers(8, 30)), int(rng.integers(2, 6))
-        sim = rng.exponential(1.0, (n, n)) * (rng.random((n, n)) < 0.6)
-        sim = 0.5 * (sim + sim.T)
-        np.fill_diagonal(sim, 0.0)
-        if sim.max() <= 0:
-            continue
-        mapper = InstanceClusterMapper(k, seed=trial, distance=distance)
-        medoids = rng.choice(n, k, replace=False)
-        mapping = rng.integers(0, k, n)
-        mapping[medoids] = np.arange(k)
-        mapper.load_state_dict({**mapper.state_dict(), "mapping": mapping, "medoids": medoids})
-        if distance == "spectral":
-            dist = spectral_distance(neighbour_graph(sim, default_neighbours(n, k)), k)
-        else:
-            dist = similarity_to_distance(sim)
-        _, warm, _ = _alternate(dist, medoids, 300)
-        cold = InstanceClusterMapper(k, seed=trial, distance=distance)
-        cold.fit(sim)
-        mapper.fit(sim)
-        got = kmedoids_objective(dist, mapper.medoids)
-        assert got == pytest.approx(min(kmedoids_objective(dist, warm), kmedoids_objective(dist, cold.medoids)))
-        assert got <= kmedoids_objective(dist, warm) + 1e-12
-        # Whichever fit won, the map is its nearest-medoid assignment with every cluster non-empty.
-        np.testing.assert_array_equal(np.sort(np.unique(mapper.mapping)), np.arange(k))
-        np.testing.assert_array_equal(mapper.mapping[mapper.medoids], np.arange(k))
 
 
 def test_kmedoids_objective_sums_each_class_at_its_nearest_medoid():

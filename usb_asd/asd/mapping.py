@@ -20,15 +20,11 @@ over medoids ``m_1..m_k`` (members of the data) and the partition. The
 assign each class to its nearest medoid and move each medoid to the member
 with the smallest in-cluster distance sum; neither step increases the
 objective. Cold start: ``sklearn_extra.cluster.KMedoids`` (its initialisation
-and iterations), then the alternate iterations below. Every later fit also
-runs the alternate iterations warm-started from the previous medoids
-(scikit-learn-extra 0.3.0 only accepts ``init`` as a method name or as an
-array of *points*, matched by value against the rows of ``X``, which is
-ambiguous for a precomputed matrix with repeated rows, not as medoid indices),
-and keeps whichever of the two fits has the lower objective (the warm one on
-ties). Alternate iterations only descend, so a warm start alone would keep the
-map in the basin of the first fit, made from the transitions of near-random
-features, for the whole run.
+and iterations), then the alternate iterations below. Later fits warm-start
+from the previous medoids with the alternate iterations, because
+scikit-learn-extra 0.3.0 only accepts ``init`` as a method name or as an array
+of *points* (matched by value against the rows of ``X``, which is ambiguous for
+a precomputed matrix with repeated rows), not as medoid indices.
 
 Cluster ids are kept stable across re-clusterings: new clusters are relabelled
 to match the previous map (Hungarian algorithm on the ``k x k`` overlap of
@@ -407,8 +403,6 @@ class InstanceClusterMapper:
         self._mapping: Optional[np.ndarray] = None
         self._medoids: Optional[np.ndarray] = None
         self.num_fits = 0
-        # Re-clusterings whose cold fit replaced the warm-started one (a diagnostic, kept in states).
-        self.num_cold_wins = 0
 
     @property
     def mapping(self) -> Optional[np.ndarray]:
@@ -445,14 +439,11 @@ class InstanceClusterMapper:
         ``S`` is symmetrised, ``(S + S^T) / 2``, with its diagonal zeroed, and
         turned into ``D = 1 - S / max(S)`` (:func:`similarity_to_distance`) or,
         with ``distance="spectral"``, into :func:`spectral_distance`.
-        Every fit runs KMedoids from a cold start; later fits also warm-start
-        from the previous medoids (or from the medoids of a given partition)
-        and keep the warm fit unless the cold one has a strictly lower
-        objective (:func:`kmedoids_objective`). Both finish with alternate
-        iterations in which every medoid belongs to its own cluster, so there
-        are exactly ``k`` non-empty clusters (the ``k`` medoids are distinct
-        since ``n >= k``). New ids are then matched to the previous ones
-        (Hungarian on member overlap).
+        The first fit runs KMedoids, later fits warm-start from the previous
+        medoids; both finish with alternate iterations in which every medoid
+        belongs to its own cluster, so there are exactly ``k`` non-empty
+        clusters (the ``k`` medoids are distinct since ``n >= k``). New ids are
+        then matched to the previous ones (Hungarian on member overlap).
 
         Warm-up: if ``S`` is all zero (no transitions yet, the start of
         training) there is nothing to cluster; the current mapping is returned
@@ -489,20 +480,13 @@ class InstanceClusterMapper:
             dist = spectral_distance(graph, self.num_clusters)
         else:
             dist = similarity_to_distance(sim)
-        cold_labels, cold_medoids, _ = _alternate(dist, self._cold_start(dist), self.max_iter)
-        labels, medoids = cold_labels, cold_medoids
-        if self._mapping is not None:
-            # The warm start: the previous medoids, or a given partition's (a state without medoids).
-            start = self._medoids if self._medoids is not None else _partition_medoids(
-                dist, self._mapping, self.num_clusters)
-            warm_labels, warm_medoids, _ = _alternate(dist, start, self.max_iter)
-            # Alternate iterations only descend: from the first map's medoids (fitted on the
-            # transitions of near-random features) they can stay in its basin for the whole
-            # run. Keep the cold fit only where it fits the current transitions strictly better.
-            if kmedoids_objective(dist, cold_medoids) < kmedoids_objective(dist, warm_medoids) * (1.0 - 1e-9):
-                self.num_cold_wins += 1
-            else:
-                labels, medoids = warm_labels, warm_medoids
+        if self._medoids is not None:
+            start = self._medoids
+        elif self._mapping is not None:  # a given partition (a state without medoids): its medoids under this D
+            start = _partition_medoids(dist, self._mapping, self.num_clusters)
+        else:
+            start = self._cold_start(dist)
+        labels, medoids, _ = _alternate(dist, start, self.max_iter)
         if self._mapping is not None:
             new_to_old = match_cluster_ids(labels, self._mapping, self.num_clusters)
             labels = new_to_old[labels]
@@ -524,7 +508,6 @@ class InstanceClusterMapper:
             "mapping": self.mapping,
             "medoids": self.medoids,
             "num_fits": self.num_fits,
-            "num_cold_wins": self.num_cold_wins,
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
@@ -546,4 +529,3 @@ class InstanceClusterMapper:
         self._mapping = mapping
         self._medoids = medoids
         self.num_fits = int(state.get("num_fits", 0))
-        self.num_cold_wins = int(state.get("num_cold_wins", 0))
