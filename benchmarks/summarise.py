@@ -425,8 +425,8 @@ _HEADLINE_FILES = {
     ("mnist5k", "gt"): ("mnist5k_gt_baselines.json", "mnist5k_gt_baselines_seeds12.json"),
     ("mnist5k", "asd_before"): ("mnist5k_asd.json", "mnist5k_asd_seeds234.json"),
     # The default chain with the instance stage on every unlabelled batch.
-    ("digits", "asd"): ("digits_asd_instance_stage.json",),
-    ("mnist5k", "asd"): ("mnist5k_asd_instance_stage.json",),
+    ("digits", "asd"): ("digits_asd_instance_stage.json", "digits_asd_fixmatch_instance_stage.json"),
+    ("mnist5k", "asd"): ("mnist5k_asd_instance_stage.json", "mnist5k_asd_fixmatch_instance_stage.json"),
 }
 
 
