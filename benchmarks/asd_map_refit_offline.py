@@ -40,8 +40,7 @@ from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa:
 
 def refit_scores(run_dir: str) -> Dict[str, Any]:
     """Objective and validation ACC of the stored, warm, cold and best maps of one run."""
-    from usb_asd.asd.mapping import (InstanceClusterMapper, _alternate, default_neighbours, kmedoids_objective,
-                                     neighbour_graph, similarity_to_distance, spectral_distance)
+    from usb_asd.asd.mapping import InstanceClusterMapper, _alternate, kmedoids_objective
     from usb_asd.asd.transitions import ClassTransitionTracker
     from usb_asd.core.checkpoint_codec import decode
     from usb_asd.metrics import cluster_accuracy
@@ -58,11 +57,9 @@ def refit_scores(run_dir: str) -> Dict[str, Any]:
     sim = tracker.similarity()
     sim = 0.5 * (sim + sim.T)
     np.fill_diagonal(sim, 0.0)
-    n, k = sim.shape[0], int(state["num_clusters"])
-    if state.get("distance", "linear") == "spectral":
-        dist = spectral_distance(neighbour_graph(sim, default_neighbours(n, k)), k)
-    else:
-        dist = similarity_to_distance(sim)
+    k = int(state["num_clusters"])
+    cold = InstanceClusterMapper(k, int(state["seed"]), int(state["max_iter"]), state.get("distance", "linear"))
+    dist = cold.dissimilarity(sim)  # the run's own distance
     targets, val, instance = run["targets"], run["val"], run["instance"]
 
     def score(mapping, medoids) -> Dict[str, float]:
@@ -70,7 +67,6 @@ def refit_scores(run_dir: str) -> Dict[str, Any]:
                 "val_acc": cluster_accuracy(targets[val], np.asarray(mapping)[instance[val]])}
 
     warm_labels, warm_medoids, _ = _alternate(dist, np.asarray(state["medoids"]), int(state["max_iter"]))
-    cold = InstanceClusterMapper(k, int(state["seed"]), int(state["max_iter"]), state.get("distance", "linear"))
     cold.fit(sim)
     cold_won = kmedoids_objective(dist, cold.medoids) < kmedoids_objective(dist, warm_medoids)
     best_mapping, best_medoids = (cold.mapping, cold.medoids) if cold_won else (warm_labels, warm_medoids)

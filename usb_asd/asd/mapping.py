@@ -433,6 +433,18 @@ class InstanceClusterMapper:
             model.fit(dist)
         return _make_distinct(dist, np.asarray(model.medoid_indices_, dtype=np.int64))
 
+    def dissimilarity(self, similarity: np.ndarray) -> np.ndarray:
+        """The k-medoids dissimilarity of a symmetric, zero-diagonal similarity with a positive entry.
+
+        :func:`spectral_distance` (``dim = k``) of its :func:`neighbour_graph` with
+        :func:`default_neighbours`, or :func:`similarity_to_distance`, by ``distance``.
+        """
+        if self.distance == "spectral":
+            n = similarity.shape[0]
+            return spectral_distance(neighbour_graph(similarity, default_neighbours(n, self.num_clusters)),
+                                     self.num_clusters)
+        return similarity_to_distance(similarity)
+
     def fit(self, similarity: np.ndarray) -> Optional[np.ndarray]:
         """Re-cluster the instance classes from a class similarity.
 
@@ -475,11 +487,7 @@ class InstanceClusterMapper:
         np.fill_diagonal(sim, 0.0)
         if sim.max() <= 0:
             return self.mapping
-        if self.distance == "spectral":
-            graph = neighbour_graph(sim, default_neighbours(n, self.num_clusters))
-            dist = spectral_distance(graph, self.num_clusters)
-        else:
-            dist = similarity_to_distance(sim)
+        dist = self.dissimilarity(sim)
         if self._medoids is not None:
             start = self._medoids
         elif self._mapping is not None:  # a given partition (a state without medoids): its medoids under this D
