@@ -326,7 +326,7 @@ def boost_table(names: List[str]) -> str:
 
 def map_refit_table(names: List[str]) -> str:
     """``benchmarks/asd_map_refit_offline.py``: validation ACC and k-Medoids objective of each run's stored map,
-    its warm and cold refits on the same transitions, and the better of the two (what re-clustering now keeps)."""
+    its warm and cold refits on the same transitions, and the lower objective of the two (a rule tried, not adopted)."""
     lines = ["| run (commit) | run's test ACC | instance-class purity | stored map | warm refit | cold fit "
              "| kept (lower objective) |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in _load(names[0])["runs"]:
