@@ -54,9 +54,7 @@ def refit_scores(run_dir: str) -> Dict[str, Any]:
     tracker = ClassTransitionTracker(int(tracker_state["num_samples"]), int(tracker_state["num_classes"]),
                                      int(tracker_state["window"]))
     tracker.load_state_dict(tracker_state)
-    sim = tracker.similarity()
-    sim = 0.5 * (sim + sim.T)
-    np.fill_diagonal(sim, 0.0)
+    sim = tracker.similarity()  # symmetric, zero diagonal
     k = int(state["num_clusters"])
     cold = InstanceClusterMapper(k, int(state["seed"]), int(state["max_iter"]), state.get("distance", "linear"))
     dist = cold.dissimilarity(sim)  # the run's own distance
