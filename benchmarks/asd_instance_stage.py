@@ -74,8 +74,9 @@ def run_pool_outputs(run_dir: str) -> Dict[str, Any]:
 
     Returns:
         ``checkpoint``, ``args`` (the run's settings), ``targets`` (the pool's classes, read
-        only to score), ``val`` (indices of the validation part), ``features`` ``(N, D)`` and
-        ``instance`` (each image's argmax instance class), from the model ASD's stages read.
+        only to score), ``val`` (indices of the validation part), ``features`` ``(N, D)``,
+        ``instance`` (each image's argmax instance class), from the model ASD's stages read,
+        and that ``model`` (eval mode).
     """
     import torch
 
@@ -107,7 +108,7 @@ def run_pool_outputs(run_dir: str) -> Dict[str, Any]:
             feats.append(out["feat"].float())
             classes.append(out["logits_instance"].argmax(dim=1))
     return {"checkpoint": checkpoint, "args": args, "targets": targets, "val": validation_indices(targets),
-            "features": torch.cat(feats).numpy(), "instance": torch.cat(classes).numpy()}
+            "features": torch.cat(feats).numpy(), "instance": torch.cat(classes).numpy(), "model": model}
 
 
 def stage_scores(run_dir: str) -> Dict[str, float]:

@@ -338,6 +338,24 @@ def map_refit_table(names: List[str]) -> str:
     return "\n".join(lines)
 
 
+def map_variants_table(names: List[str]) -> str:
+    """``benchmarks/asd_map_refit_offline.py`` (its later columns): label-free maps of another kind on the same
+    transitions (capacity-balanced k-Medoids, k-Medoids of the prototypes) beside the cold fit, and the oracle
+    partition's k-Medoids cost against the cold fit's (labels read only to score)."""
+    lines = ["| run (commit) | run's test ACC | instance-class purity | transitions within a class | cold fit "
+             "| balanced | prototypes | cost: oracle / cold fit | instance classes per cluster: oracle; cold fit |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in _load(names[0])["runs"]:
+        o = r["oracle"]
+        test = "n/a" if r.get("run_test_acc") is None else f"{r['run_test_acc']:.3f}"
+        lines.append(
+            f"| {r['run']} ({(r.get('run_commit') or '')[:7]}) | {test} | {r['purity']:.3f} "
+            f"| {o['within_class_transitions']:.2f} | {r['cold']['val_acc']:.3f} | {r['balanced']['val_acc']:.3f} "
+            f"| {r['prototypes']['val_acc']:.3f} | {o['partition_cost']:.1f} / {o['cold_partition_cost']:.1f} "
+            f"| {'-'.join(map(str, o['sizes']))}; {'-'.join(map(str, o['cold_sizes']))} |")
+    return "\n".join(lines)
+
+
 #: ``kind`` in the manifest -> renderer.
 RENDERERS = {
     "seeds": seeds_table, "summary": summary_table, "classical": classical_table,
@@ -345,7 +363,7 @@ RENDERERS = {
     "step_time": step_time_table, "overhead": overhead_table, "instance_stage": instance_stage_table,
     "target_runs": target_runs_table, "choose_k": choose_k_tables, "da_real_pair": da_real_pair_table,
     "stage_costs": stage_costs_table, "decode_check": decode_check_table, "boost": boost_table,
-    "map_refit": map_refit_table,
+    "map_refit": map_refit_table, "map_variants": map_variants_table,
 }
 
 

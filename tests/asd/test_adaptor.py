@@ -170,6 +170,20 @@ def test_recluster_lag_must_end_before_the_next_recluster(tmp_path, make_digits_
     assert not (tmp_path / "run").exists()
 
 
+def test_cold_refit_runs_end_to_end_and_bad_settings_are_refused(tmp_path, make_digits_config):
+    """asd_cold_refit: labels_on: the run says at switch-on which map it kept; wrong combinations end in one line."""
+    _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "asd_cold_refit": "labels_on",
+                               "asd_warmup_iter": 10, "asd_cluster_iter": 5}))
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "the warm-started map: k-Medoids objective" in log
+    with pytest.raises(ValueError, match="asd_cold_refit must be one of"):
+        _run(make_digits_config(**{**ASD, "asd_cold_refit": "always"}))
+    with pytest.raises(ValueError, match="asd_cold_refit: labels_on needs asd_mapping: ctt"):
+        _run(make_digits_config(**{**ASD, "asd_cold_refit": "labels_on", "asd_mapping": "features"}))
+    with pytest.raises(ValueError, match="asd_cold_refit: handover acts at the hand-over from asd_init_assignments"):
+        _run(make_digits_config(**{**ASD, "asd_cold_refit": "handover"}))
+
+
 def test_the_instance_objective_trains_on_every_unlabelled_batch(tmp_path, make_digits_config):
     _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_train_iter": 12, "num_eval_iter": 12,
                                "num_log_iter": 5}))

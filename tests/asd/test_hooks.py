@@ -13,12 +13,14 @@ from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
 class _Algorithm(SimpleNamespace):
     """The adaptor's methods the hook calls, on a real builder, without USB."""
 
-    def asd_recluster(self):
-        return self.asd_builder.recluster()
+    def asd_recluster(self, compete_cold=False):
+        self.competed.append(compete_cold)
+        return self.asd_builder.recluster(compete_cold=compete_cold)
 
-    def asd_start_recluster(self, apply_at):
+    def asd_start_recluster(self, apply_at, compete_cold=False):
         self.started.append(self.it + 1)
-        self.asd_builder.start_recluster(apply_at)
+        self.competed.append(compete_cold)
+        self.asd_builder.start_recluster(apply_at, compete_cold=compete_cold)
 
     def asd_finish_recluster(self):
         self.applied.append(self.it + 1)
@@ -44,7 +46,8 @@ def _maps_per_iteration(lag, iterations=40, cluster_iter=6):
     args = SimpleNamespace(asd_warmup_iter=4, asd_cluster_iter=cluster_iter, asd_recluster_lag=lag,
                            asd_round_iter=10)
     algorithm = _Algorithm(args=args, it=0, asd_builder=builder, num_train_iter=iterations, log_dict={},
-                           started=[], applied=[], asd_gate=MapAgreementGate(0.9, 4), print_fn=lambda _: None)
+                           started=[], applied=[], competed=[], asd_gate=MapAgreementGate(0.9, 4),
+                           print_fn=lambda _: None)
     hook = ASDRoundHook()
     hook.before_run(algorithm)
     rng = np.random.default_rng(0)  # the same transitions whatever the lag
@@ -84,7 +87,7 @@ def test_a_lagged_map_applies_exactly_lag_steps_after_its_snapshot(lag):
 TRUTH = np.arange(400) % 4
 
 
-def _given_start(given, iterations=40, seed=0):
+def _given_start(given, iterations=40, seed=0, cold_refit="never"):
     """ASD's schedule on the planted toy, started from the clustering ``given``.
 
     The instance head's transitions join slots whose images share a true class
@@ -99,10 +102,12 @@ def _given_start(given, iterations=40, seed=0):
         ASDSettings(num_clusters=4, num_instances=40, window=10, alignment="none", seed=seed), num_samples=400
     )
     builder.start_from(given)
-    args = SimpleNamespace(asd_warmup_iter=30, asd_cluster_iter=5, asd_recluster_lag=0, asd_round_iter=1000)
+    args = SimpleNamespace(asd_warmup_iter=30, asd_cluster_iter=5, asd_recluster_lag=0, asd_round_iter=1000,
+                           asd_cold_refit=cold_refit)
     printed = []
     algorithm = _Algorithm(args=args, it=0, asd_builder=builder, num_train_iter=iterations, log_dict={},
-                           started=[], applied=[], asd_gate=MapAgreementGate(0.9, 30), print_fn=printed.append)
+                           started=[], applied=[], competed=[], asd_gate=MapAgreementGate(0.9, 30),
+                           print_fn=printed.append)
     hook = ASDRoundHook()
     hook.before_run(algorithm)
     rng = np.random.default_rng(seed)
@@ -142,3 +147,16 @@ def test_a_start_from_a_partly_corrupted_partition_ends_closer_to_the_truth():
     start, end = np.mean(first == TRUTH[slots]), np.mean(last == TRUTH[slots])
     assert start < 0.8 and end == 1.0  # same ids as the truth: matched to the given clustering's majority
     assert not steps[-1][1]
+
+
+def test_the_hand_over_competition_keeps_a_map_the_cold_fit_does_not_beat():
+    for cold_refit in ("handover", "labels_on"):
+        steps, slots, algorithm = _given_start(TRUTH, cold_refit=cold_refit)
+        for labels, _ in steps:
+            np.testing.assert_array_equal(labels, TRUTH[slots])
+        assert any("takes over from asd_init_assignments (kept the warm-started map" in line
+                   for line in algorithm.printed)
+        # Fits compete only once the chain's own map labels the entries, and only with labels_on.
+        on = algorithm.asd_gate.on_since
+        assert algorithm.competed == [cold_refit == "labels_on" and 5 * (i + 1) > on
+                                      for i in range(len(algorithm.competed))]

@@ -463,3 +463,50 @@ def test_kmedoids_objective_sums_each_class_at_its_nearest_medoid():
     dist = np.abs(x[:, None] - x[None, :])
     assert kmedoids_objective(dist, np.array([0, 3])) == pytest.approx(0 + 1 + 1 + 0 + 3)
     assert kmedoids_objective(dist, np.array([1, 2])) == pytest.approx(1 + 0 + 0 + 1 + 4)
+
+
+def _trapped_state(mapper, sim, truth):
+    """``mapper``'s state with three medoids in one planted group (the rest by nearest medoid)."""
+    dist = mapper.dissimilarity(0.5 * (sim + sim.T) * (1 - np.eye(len(sim))))
+    medoids = np.flatnonzero(truth == 0)[:3]
+    medoids = np.concatenate([medoids, np.flatnonzero(truth == 1)[:1]])
+    return {**mapper.state_dict(), "mapping": _assign(dist, medoids), "medoids": medoids, "num_fits": 1}, dist
+
+
+@pytest.mark.parametrize("distance", ["linear", "spectral"])
+def test_compete_cold_replaces_a_trapped_map_and_keeps_its_ids(distance):
+    sim, truth = _planted(3)
+    mapper = InstanceClusterMapper(4, seed=0, distance=distance)
+    state, dist = _trapped_state(mapper, sim, truth)
+    mapper.load_state_dict(state)
+    trapped = mapper.mapping
+    result = mapper.compete_cold(sim)
+    assert result.replaced and result.cold < result.current
+    assert result.current == pytest.approx(kmedoids_objective(dist, state["medoids"]))
+    assert result.cold == pytest.approx(kmedoids_objective(dist, mapper.medoids))
+    assert _same_partition(mapper.mapping, truth)
+    # Ids matched to the trapped map: the group its cluster 3 held (group 1) keeps id 3.
+    assert np.all(mapper.mapping[truth == 1] == 3) and trapped[state["medoids"][3]] == 3
+    np.testing.assert_array_equal(mapper.mapping[mapper.medoids], np.arange(4))
+
+
+def test_compete_cold_keeps_a_map_no_cold_fit_beats():
+    sim, truth = _planted(4)
+    mapper = InstanceClusterMapper(4, seed=0, distance="spectral")
+    mapper.fit(sim)
+    before = mapper.state_dict()
+    result = mapper.compete_cold(sim)
+    assert not result.replaced and result.cold >= result.current - 1e-9
+    np.testing.assert_array_equal(mapper.mapping, before["mapping"])
+    np.testing.assert_array_equal(mapper.medoids, before["medoids"])
+    assert mapper.num_fits == before["num_fits"]  # a competition is not a re-clustering
+
+
+def test_compete_cold_has_nothing_to_compare_before_a_map_or_transitions_and_checks_shape():
+    sim, _ = _planted(5)
+    mapper = InstanceClusterMapper(4, seed=0)
+    assert mapper.compete_cold(sim) is None  # no medoids yet
+    mapper.fit(sim)
+    assert mapper.compete_cold(np.zeros_like(sim)) is None  # no transitions
+    with pytest.raises(ValueError, match="covers 19 instance classes"):
+        mapper.compete_cold(sim[:19, :19])

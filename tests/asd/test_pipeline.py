@@ -447,3 +447,29 @@ def test_a_given_start_must_fit_the_pool_and_have_a_map_to_refine_it():
         _builder().start_from(np.full(20, 2))
     with pytest.raises(ValueError, match="asd_mapping: random"):
         _builder(mapping="random").start_from(np.arange(20) % 2)
+
+
+def test_a_cold_fit_at_the_hand_over_replaces_a_map_trapped_in_the_given_partitions_basin():
+    from usb_asd.asd.mapping import _assign
+
+    runs = {}
+    for compete in (False, True):
+        b = _planted_builder()
+        b.start_from(np.arange(400) % 4)
+        _observe_planted([b], np.random.default_rng(1), batches=6)
+        mapper = b.cluster_map.mapper
+        # A map trapped where a given partition's medoids could leave it: three medoids in block 0.
+        dist = mapper.dissimilarity(b.tracker.similarity())
+        medoids = np.array([0, 4, 8, 1])
+        mapper.load_state_dict({**mapper.state_dict(), "mapping": _assign(dist, medoids), "medoids": medoids})
+        trapped = b.slot_clusters
+        b.hand_over()
+        result = b.compete_cold() if compete else None
+        assert not b.given_labels_on
+        runs[compete] = (result, trapped, b.slot_clusters)
+    result, trapped, after = runs[False]
+    assert result is None and np.array_equal(after, trapped)  # the default: the trapped map goes on
+    result, trapped, after = runs[True]
+    assert result.replaced and result.cold < result.current
+    blocks = np.arange(40) % 4
+    assert len(set(zip(after, blocks))) == 4  # the planted blocks, whole

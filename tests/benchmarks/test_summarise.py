@@ -109,3 +109,19 @@ def test_map_refit_table_shows_each_map_and_which_fit_was_kept(tmp_path, monkeyp
     assert lines[2] == ("| a (0123456) | 0.800 | 0.900 | 0.800 (25.6) | 0.800 (25.6) | 0.880 (15.9) "
                         "| 0.880 (15.9) cold |")
     assert lines[3] == "| b () | n/a | 0.950 | 0.900 (15.0) | 0.900 (15.0) | 0.800 (23.0) | 0.900 (15.0) warm |"
+
+
+def test_map_variants_table_puts_each_label_free_map_beside_the_oracle_cost(tmp_path, monkeypatch):
+    import json
+
+    run = {"run": "a", "run_commit": "0123456789", "run_test_acc": 0.847, "purity": 0.887,
+           "cold": {"val_acc": 0.87, "objective": 24.7}, "balanced": {"val_acc": 0.873, "objective": 24.9},
+           "prototypes": {"val_acc": 0.756, "objective": 26.8},
+           "oracle": {"val_acc": 0.887, "objective": 24.75, "partition_cost": 27.25, "cold_partition_cost": 24.7,
+                      "within_class_transitions": 0.8123, "sizes": [8, 12], "cold_sizes": [9, 11]}}
+    (tmp_path / "v.json").write_text(json.dumps({"runs": [run]}))
+    monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
+    lines = summarise.map_variants_table(["v.json"]).splitlines()
+    assert len(lines) == 3
+    assert lines[2] == ("| a (0123456) | 0.847 | 0.887 | 0.81 | 0.870 | 0.873 | 0.756 | 27.2 / 24.7 "
+                        "| 8-12; 9-11 |")

@@ -45,6 +45,8 @@ from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 #: Where class transitions are read (``asd_transitions``): an image's argmax at
 #: successive visits (SoC's tracking), or its weak view's argmax -> its strong view's in one batch.
 TRANSITION_SOURCES = ("views", "visits", "auto")
+#: When a cold k-Medoids fit competes with the warm-started map (``asd_cold_refit``).
+COLD_REFITS = ("never", "handover", "labels_on")
 
 
 #: The method's own config keys. Defaults suit the digits embedded default.
@@ -76,6 +78,10 @@ ASD_METHOD_ARGUMENTS: List[PluginArgument] = [
                    "start from a given clustering instead of cold: an assignments CSV (columns image, cluster; "
                    "a run's own assignments.csv) or a .npy of cluster ids in pool order; its labels serve until "
                    "the chain's own maps agree, and the maps refine it"),
+    PluginArgument("--asd_cold_refit", str, "never",
+                   f"one of {COLD_REFITS} (asd_mapping: ctt): when a cold k-Medoids fit of the current transitions "
+                   "competes with the warm-started map (the lower objective stays): never; once, at the hand-over "
+                   "from asd_init_assignments; or from the moment cluster labels are on, at every re-clustering"),
 ]
 
 #: The variants' keys: each picks an entry of its stage's registry (the first value is the paper's path).
@@ -136,6 +142,15 @@ def asd_settings_from_args(args, num_samples: Optional[int] = None) -> ASDSettin
             f"asd_recluster_lag must be >= 0 and below asd_cluster_iter ({args.asd_cluster_iter}): "
             f"a map must be applied before the next re-clustering starts; got {lag}"
         )
+    cold_refit = getattr(args, "asd_cold_refit", "never")  # checkpoints written before the key existed
+    if cold_refit not in COLD_REFITS:
+        raise ValueError(f"asd_cold_refit must be one of {COLD_REFITS}, got {cold_refit!r}")
+    if cold_refit != "never" and args.asd_mapping != "ctt":
+        raise ValueError(f"asd_cold_refit: {cold_refit} needs asd_mapping: ctt (a k-Medoids map), "
+                         f"got asd_mapping: {args.asd_mapping}")
+    if cold_refit == "handover" and not getattr(args, "asd_init_assignments", None):
+        raise ValueError("asd_cold_refit: handover acts at the hand-over from asd_init_assignments, "
+                         "which is not set; use labels_on (or never) for a cold start")
     if args.asd_transitions not in TRANSITION_SOURCES:
         raise ValueError(f"asd_transitions must be one of {TRANSITION_SOURCES}, got {args.asd_transitions!r}")
     if args.asd_warmup_iter < 0:
@@ -353,17 +368,17 @@ class ASDAdaptorMixin:
         features, _ = self.asd_forward(np.arange(builder.num_samples), "asd: pool features")
         return features
 
-    def asd_recluster(self) -> bool:
+    def asd_recluster(self, compete_cold: bool = False) -> bool:
         """Rebuild the instance->cluster map (with the pool's features when the map needs them)."""
-        return self.asd_builder.recluster(self._asd_recluster_features())
+        return self.asd_builder.recluster(self._asd_recluster_features(), compete_cold=compete_cold)
 
-    def asd_start_recluster(self, apply_at: int) -> None:
+    def asd_start_recluster(self, apply_at: int, compete_cold: bool = False) -> None:
         """Start a re-clustering in a background worker (.background), its map to apply after iteration ``apply_at``.
 
         The pool forward (``asd_mapping: features``) runs here, in the step: it
         uses the model; only the clustering runs beside training.
         """
-        self.asd_builder.start_recluster(apply_at, self._asd_recluster_features())
+        self.asd_builder.start_recluster(apply_at, self._asd_recluster_features(), compete_cold=compete_cold)
 
     def asd_finish_recluster(self) -> bool:
         """Apply the pending re-clustering (waiting for it if it is still running)."""

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Type
 import numpy as np
 
 from .feature_clusters import cluster_features
-from .mapping import InstanceClusterMapper, random_mapping
+from .mapping import ColdFitComparison, InstanceClusterMapper, random_mapping
 
 __all__ = ["CLUSTER_MAPS", "ClusterMap", "PoolFeatureMap", "RandomMap", "TransitionKMedoidsMap", "register_map"]
 
@@ -61,13 +61,15 @@ class ClusterMap:
     needs_features = False
     #: Whether a given clustering of the pool can be refined by this map (``asd_init_assignments``).
     refines_given = True
+    #: Whether a cold fit can compete with the map's warm-started one (``asd_cold_refit``).
+    competes_cold = False
 
     def __init__(self, settings, num_samples: int) -> None:
         self.settings = settings
         self.num_samples = int(num_samples)
 
     def work(self, similarity: Callable[[], np.ndarray], features: Optional[np.ndarray],
-             given_pool: Optional[np.ndarray], given_slots: Optional[np.ndarray]) -> Work:
+             given_pool: Optional[np.ndarray], given_slots: Optional[np.ndarray], compete_cold: bool = False) -> Work:
         """The re-clustering as ``(function, arguments)``, on copies of what it reads.
 
         Args:
@@ -75,12 +77,22 @@ class ClusterMap:
             features: ``(N, d)`` pool features, for maps with :attr:`needs_features`.
             given_pool: ``(N,)`` a given clustering of the pool while it labels the entries, else None.
             given_slots: ``(n_l,)`` that clustering's cluster of each instance class, else None.
+            compete_cold: A cold fit competes with the warm-started one (maps with
+                :attr:`competes_cold` only; the others refuse it).
         """
         raise NotImplementedError
 
     def apply(self, result: Dict[str, Any]) -> bool:
         """Install a re-clustering's result; True once a map exists."""
         raise NotImplementedError
+
+    def compete_cold(self, similarity: Callable[[], np.ndarray]) -> Optional[ColdFitComparison]:
+        """Let a cold fit of the current transitions replace the map when it fits them better.
+
+        Returns:
+            Both objectives and which fit was kept, where the map compares (:attr:`competes_cold`); else None.
+        """
+        return None
 
     def slot_clusters(self, slots: Optional[np.ndarray]) -> Optional[np.ndarray]:
         """Cluster of each entry, ``(n_l,)``, given the entries' pool images ``slots``; None before any map."""
@@ -95,8 +107,14 @@ class ClusterMap:
         raise NotImplementedError
 
 
+def _refuse_cold_competition(name: str, compete_cold: bool) -> None:
+    if compete_cold:
+        raise ValueError(f"asd_cold_refit needs asd_mapping: ctt (a k-Medoids map); asd_mapping: {name} has "
+                         "no warm start for a cold fit to compete with")
+
+
 def fit_transition_map(mapper_state: Dict[str, Any], similarity: np.ndarray,
-                       start: Optional[np.ndarray] = None) -> Dict[str, Any]:
+                       start: Optional[np.ndarray] = None, compete_cold: bool = False) -> Dict[str, Any]:
     """Fit a k-Medoids mapper (restored from ``mapper_state``) on ``similarity``; module level for the worker.
 
     Args:
@@ -105,12 +123,16 @@ def fit_transition_map(mapper_state: Dict[str, Any], similarity: np.ndarray,
         start: A partition of the instance classes to start from instead of the current
             medoids (a given clustering's): the fit starts from its medoids and matches its
             ids to it. Without transitions nothing is fitted and the current map stays.
+        compete_cold: After the warm-started fit, a cold fit replaces it when its objective is
+            lower (:meth:`~usb_asd.asd.mapping.InstanceClusterMapper.compete_cold`; not with ``start``).
     """
     mapper = InstanceClusterMapper(mapper_state["num_clusters"], mapper_state["seed"],
                                    max_iter=mapper_state["max_iter"], distance=mapper_state["distance"])
     if start is None:
         mapper.load_state_dict(mapper_state)
         mapper.fit(similarity)
+        if compete_cold:
+            mapper.compete_cold(similarity)
         return {"mapper": mapper.state_dict()}
     mapper.load_state_dict({**mapper_state, "mapping": np.asarray(start, dtype=np.int64), "medoids": None})
     mapper.fit(similarity)
@@ -132,8 +154,15 @@ class TransitionKMedoidsMap(ClusterMap):
         super().__init__(settings, num_samples)
         self.mapper = InstanceClusterMapper(settings.num_clusters, settings.seed, distance=settings.kmedoids_distance)
 
-    def work(self, similarity, features, given_pool, given_slots) -> Work:
-        return fit_transition_map, (self.mapper.state_dict(), similarity(), given_slots)
+    competes_cold = True
+
+    def work(self, similarity, features, given_pool, given_slots, compete_cold=False) -> Work:
+        # While a given clustering serves, every fit refines its partition: nothing competes.
+        compete = compete_cold and given_slots is None
+        return fit_transition_map, (self.mapper.state_dict(), similarity(), given_slots, compete)
+
+    def compete_cold(self, similarity):
+        return self.mapper.compete_cold(similarity())
 
     def apply(self, result: Dict[str, Any]) -> bool:
         if "mapper" in result:
@@ -170,7 +199,8 @@ class PoolFeatureMap(ClusterMap):
         super().__init__(settings, num_samples)
         self.pool_clusters: Optional[np.ndarray] = None
 
-    def work(self, similarity, features, given_pool, given_slots) -> Work:
+    def work(self, similarity, features, given_pool, given_slots, compete_cold=False) -> Work:
+        _refuse_cold_competition(self.name, compete_cold)
         if features is None or len(features) != self.num_samples:
             raise ValueError(f"asd_mapping: features needs features of all {self.num_samples} unlabelled samples")
         previous = None if self.pool_clusters is None else self.pool_clusters.copy()
@@ -206,7 +236,8 @@ class RandomMap(ClusterMap):
         rng = np.random.default_rng(settings.seed + 2)
         self.mapping = random_mapping(settings.num_instances, settings.num_clusters, rng)
 
-    def work(self, similarity, features, given_pool, given_slots) -> Work:
+    def work(self, similarity, features, given_pool, given_slots, compete_cold=False) -> Work:
+        _refuse_cold_competition(self.name, compete_cold)
         return no_fit, ()
 
     def apply(self, result: Dict[str, Any]) -> bool:

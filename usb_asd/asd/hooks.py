@@ -99,11 +99,14 @@ class ASDRoundHook(Hook):
             algorithm.asd_finish_recluster()
             self._after_map(algorithm, it)
         if due:
+            # asd_cold_refit: labels_on: once labels are on and the chain's own map labels them.
+            compete = (getattr(args, "asd_cold_refit", "never") == "labels_on"
+                       and algorithm.asd_gate.on_since is not None and not builder.given_labels_on)
             if args.asd_recluster_lag == 0:
-                algorithm.asd_recluster()
+                algorithm.asd_recluster(compete_cold=compete)
                 self._after_map(algorithm, it)
             else:
-                algorithm.asd_start_recluster(it + args.asd_recluster_lag)
+                algorithm.asd_start_recluster(it + args.asd_recluster_lag, compete_cold=compete)
         if it % args.asd_round_iter == 0 and it < algorithm.num_train_iter:
             algorithm.asd_new_round(it)
             # The new instances' labels, before any re-clustering.
@@ -125,6 +128,10 @@ class ASDRoundHook(Hook):
             before = algorithm.asd_label_score() if given else None
             if given:
                 builder.hand_over()
+            cold_refit = getattr(algorithm.args, "asd_cold_refit", "never")
+            compared = None
+            if cold_refit == "labels_on" or (cold_refit == "handover" and given):
+                compared = builder.compete_cold()
             score = algorithm.asd_label_score()
             agreement = algorithm.asd_gate.last_agreement
             if agreement is not None and agreement >= algorithm.asd_gate.threshold:
@@ -134,6 +141,9 @@ class ASDRoundHook(Hook):
             what = "the chain's own map takes over from asd_init_assignments" if given else "cluster labels on"
             right = "" if score is None else f", slot labels {score:.3f} right" + (
                 "" if before is None else f" (given: {before:.3f})")
+            if compared is not None:
+                what += (f" ({'a cold fit replaced' if compared.replaced else 'kept'} the warm-started map: "
+                         f"k-Medoids objective {compared.current:.2f}, cold fit {compared.cold:.2f})")
             algorithm.print_fn(f"asd: {what} after step {it} ({reason}{right})")
             if score is not None:
                 algorithm.log_dict["eval/asd_switch_on_label_acc"] = score

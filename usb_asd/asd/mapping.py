@@ -34,7 +34,7 @@ member sets), so finding the same groups again keeps the same ids.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -43,12 +43,21 @@ from sklearn_extra.cluster import KMedoids
 from .arrays import as_numpy
 
 __all__ = [
+    "ColdFitComparison",
     "InstanceClusterMapper",
     "kmedoids_objective",
     "random_mapping",
     "similarity_to_distance",
     "spectral_distance",
 ]
+
+class ColdFitComparison(NamedTuple):
+    """The current map's k-Medoids objective, a cold fit's on the same distance, and whether the cold fit was kept."""
+
+    current: float
+    cold: float
+    replaced: bool
+
 
 #: How a similarity becomes k-medoids' dissimilarity (``asd_kmedoids_distance``).
 DISTANCES = ("linear", "spectral")
@@ -333,6 +342,19 @@ def _alternate(dist: np.ndarray, medoids: np.ndarray, max_iter: int) -> Tuple[np
     return _assign(dist, medoids), medoids, iterations
 
 
+def _symmetric_similarity(similarity) -> np.ndarray:
+    """``(S + S^T) / 2`` with a zero diagonal, float64, after checking ``S`` is square, finite and non-negative."""
+    sim = as_numpy(similarity)
+    if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
+        raise ValueError(f"similarity must be a square (n, n) array, got shape {sim.shape}")
+    sim = sim.astype(np.float64)
+    if not np.all(np.isfinite(sim)) or np.any(sim < 0):
+        raise ValueError("similarity must be finite and non-negative")
+    sim = 0.5 * (sim + sim.T)
+    np.fill_diagonal(sim, 0.0)
+    return sim
+
+
 def match_cluster_ids(new_labels: np.ndarray, old_labels: np.ndarray, k: int) -> np.ndarray:
     """``new_to_old`` permutation maximising the overlap of member sets.
 
@@ -468,12 +490,7 @@ class InstanceClusterMapper:
         Returns:
             The mapping ``(n,)`` (a copy), or None during warm-up before any fit.
         """
-        sim = as_numpy(similarity)
-        if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
-            raise ValueError(f"similarity must be a square (n, n) array, got shape {sim.shape}")
-        sim = sim.astype(np.float64)
-        if not np.all(np.isfinite(sim)) or np.any(sim < 0):
-            raise ValueError("similarity must be finite and non-negative")
+        sim = _symmetric_similarity(similarity)
         n = sim.shape[0]
         if n < self.num_clusters:
             raise ValueError(
@@ -483,8 +500,6 @@ class InstanceClusterMapper:
             raise ValueError(
                 f"similarity covers {n} instance classes but the current mapping has {self._mapping.size}"
             )
-        sim = 0.5 * (sim + sim.T)
-        np.fill_diagonal(sim, 0.0)
         if sim.max() <= 0:
             return self.mapping
         dist = self.dissimilarity(sim)
@@ -495,6 +510,12 @@ class InstanceClusterMapper:
         else:
             start = self._cold_start(dist)
         labels, medoids, _ = _alternate(dist, start, self.max_iter)
+        self._install(labels, medoids)
+        self.num_fits += 1
+        return self.mapping
+
+    def _install(self, labels: np.ndarray, medoids: np.ndarray) -> None:
+        """Make a fit current, its cluster ids matched to the current map's (Hungarian on overlap)."""
         if self._mapping is not None:
             new_to_old = match_cluster_ids(labels, self._mapping, self.num_clusters)
             labels = new_to_old[labels]
@@ -503,8 +524,40 @@ class InstanceClusterMapper:
             medoids = reordered
         self._mapping = labels.astype(np.int64)
         self._medoids = medoids.astype(np.int64)
-        self.num_fits += 1
-        return self.mapping
+
+    def compete_cold(self, similarity: np.ndarray) -> Optional[ColdFitComparison]:
+        """Let a cold fit of ``similarity`` replace the current map when its objective is lower.
+
+        The current medoids and a cold fit (KMedoids, then the alternate
+        iterations, as a first :meth:`fit`) are scored by :func:`kmedoids_objective`
+        on the same dissimilarity; the cold fit is installed (ids matched to the
+        current map) only when its objective is strictly lower. Warm starts only
+        descend, so this is the one way out of the basin the current medoids sit in
+        (e.g. a given partition's, ``asd_handover_fit: compete``).
+
+        Args:
+            similarity: ``(n, n)`` non-negative similarity, as for :meth:`fit`.
+
+        Returns:
+            The two objectives and whether the cold fit replaced the map, or None
+            where there is nothing to compare (no medoids yet, or no transitions).
+        """
+        if self._medoids is None:
+            return None
+        sim = _symmetric_similarity(similarity)
+        if sim.shape[0] != self._mapping.size:
+            raise ValueError(f"similarity covers {sim.shape[0]} instance classes but the current "
+                             f"mapping has {self._mapping.size}")
+        if sim.max() <= 0:
+            return None
+        dist = self.dissimilarity(sim)
+        current = kmedoids_objective(dist, self._medoids)
+        labels, medoids, _ = _alternate(dist, self._cold_start(dist), self.max_iter)
+        cold = kmedoids_objective(dist, medoids)
+        replaced = cold < current - 1e-12 * max(1.0, abs(current))
+        if replaced:
+            self._install(labels, medoids)
+        return ColdFitComparison(current, cold, bool(replaced))
 
     def state_dict(self) -> Dict[str, Any]:
         """Settings, mapping and medoids (None when the mapping was set from a partition, until the next fit)."""

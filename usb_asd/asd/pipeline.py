@@ -29,7 +29,7 @@ from .alignment import PLACEMENTS
 from .background import BackgroundJob, FinishedJob
 from .cluster_maps import CLUSTER_MAPS, no_fit
 from .feature_clusters import FEATURE_CLUSTERINGS
-from .mapping import DISTANCES
+from .mapping import DISTANCES, ColdFitComparison
 from .sampling import SAMPLERS
 from .transitions import ClassTransitionTracker
 
@@ -263,19 +263,23 @@ class ClusterLabelBuilder:
         """Whether :meth:`recluster` needs features of the whole pool (``mapping="features"``)."""
         return self.cluster_map.needs_features
 
-    def recluster(self, features: Optional[np.ndarray] = None) -> bool:
+    def recluster(self, features: Optional[np.ndarray] = None, compete_cold: bool = False) -> bool:
         """Rebuild the map now, in this process (:meth:`start_recluster` then :meth:`finish_recluster`).
 
         Args:
             features: ``(N, d)`` features of the whole pool, for maps that read them.
+            compete_cold: After the warm-started fit, a cold fit of the same transitions
+                replaces it when its k-Medoids objective is lower (``asd_cold_refit``;
+                :meth:`.mapping.InstanceClusterMapper.compete_cold`).
 
         Returns:
             True once a mapping exists.
         """
-        fn, args = self._recluster_work(features)
+        fn, args = self._recluster_work(features, compete_cold)
         return self.cluster_map.apply(fn(*args))
 
-    def start_recluster(self, apply_at: int, features: Optional[np.ndarray] = None) -> None:
+    def start_recluster(self, apply_at: int, features: Optional[np.ndarray] = None,
+                        compete_cold: bool = False) -> None:
         """Start a re-clustering on a snapshot of the current state, in the background worker.
 
         What the fit reads is copied now; the caller carries on training and calls
@@ -288,10 +292,11 @@ class ClusterLabelBuilder:
                 checkpoints, so a resumed run applies it at the same step).
             features: ``(N, d)`` features of the whole pool, for maps that read them; not
                 copied: the caller must not modify them afterwards.
+            compete_cold: As in :meth:`recluster`.
         """
         if self._pending is not None:
             raise RuntimeError(f"asd: a re-clustering is already pending (to apply at iteration {self._pending[0]})")
-        fn, args = self._recluster_work(features)
+        fn, args = self._recluster_work(features, compete_cold)
         job = FinishedJob(fn(*args)) if fn is no_fit else BackgroundJob(fn, *args, kind=self.background_kind)
         self._pending = (int(apply_at), job)
 
@@ -317,12 +322,14 @@ class ClusterLabelBuilder:
                                "run with asd_recluster_lag: 0 to re-cluster in the training process") from error
         return self.cluster_map.apply(result)
 
-    def _recluster_work(self, features: Optional[np.ndarray]) -> Tuple[Callable[..., Dict[str, Any]], tuple]:
+    def _recluster_work(self, features: Optional[np.ndarray],
+                        compete_cold: bool = False) -> Tuple[Callable[..., Dict[str, Any]], tuple]:
         """The map's re-clustering as a module-level function and its arguments (:meth:`.ClusterMap.work`)."""
         given_on = self._given_labels_on
         return self.cluster_map.work(self.tracker.similarity, features,
                                      self._given if given_on else None,
-                                     self.given_slot_partition() if given_on else None)
+                                     self.given_slot_partition() if given_on else None,
+                                     compete_cold=compete_cold)
 
     @property
     def slot_clusters(self) -> Optional[np.ndarray]:
@@ -383,6 +390,18 @@ class ClusterLabelBuilder:
     def hand_over(self) -> None:
         """From now on the chain's own map labels the entries; the given clustering no longer serves."""
         self._given_labels_on = False
+
+    def compete_cold(self) -> Optional[ColdFitComparison]:
+        """Now, on the current transitions: a cold fit replaces the map when its k-Medoids objective is lower.
+
+        Warm starts only descend, so a map stays in the basin of the fit it started from:
+        the first fits' (made while the features were near random) or, with a given
+        clustering, its partition's (``asd_cold_refit``).
+
+        Returns:
+            Both objectives and whether the cold fit replaced the map, where the map compares (``ctt``); else None.
+        """
+        return self.cluster_map.compete_cold(self.tracker.similarity)
 
     def given_slot_partition(self) -> np.ndarray:
         """The given cluster of each instance class, ``(n_l,)``: that of the image in its entry."""
