@@ -44,11 +44,11 @@ from asd_stage_costs import WINDOW, planted_pairs  # noqa: E402
 class _Algorithm(SimpleNamespace):
     """The adaptor methods :class:`ASDRoundHook` calls, on a real builder, timing the apply's wait."""
 
-    def asd_recluster(self) -> bool:
-        return self.asd_builder.recluster()
+    def asd_recluster(self, compete_cold: bool = False) -> bool:
+        return self.asd_builder.recluster(compete_cold=compete_cold)
 
-    def asd_start_recluster(self, apply_at: int) -> None:
-        self.asd_builder.start_recluster(apply_at)
+    def asd_start_recluster(self, apply_at: int, compete_cold: bool = False) -> None:
+        self.asd_builder.start_recluster(apply_at, compete_cold=compete_cold)
 
     def asd_finish_recluster(self) -> bool:
         start = time.perf_counter()

@@ -39,8 +39,8 @@ class RecordASDState:
         open(os.path.join(self.save_dir, self.save_name, f"predict_rank{rank}_it{self.it:04d}"), "w").close()
         return super().predict(eval_dest, out_key)
 
-    def asd_recluster(self):
-        done = super().asd_recluster()
+    def asd_recluster(self, compete_cold=False):
+        done = super().asd_recluster(compete_cold=compete_cold)
         self._asd_dump("recluster")
         return done
 
@@ -143,11 +143,12 @@ ASD_2PROC = dict(
 
 
 @needs_no_cuda
-def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config):
+@pytest.mark.parametrize("cold_refit", ["never", "labels_on"])
+def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config, cold_refit):
     """Slots, cluster labels and transitions are identical on both ranks at every re-clustering and redraw,
-    and the transitions of both ranks' shards are counted."""
-    record = main(parse_config(make_digits_config(**ASD_2PROC), extra_arguments=_extra_arguments),
-                  extra_mixins=(RecordASDState,))
+    and the transitions of both ranks' shards are counted; with asd_cold_refit, rank 0's competition is shared."""
+    record = main(parse_config(make_digits_config(**ASD_2PROC, asd_cold_refit=cold_refit),
+                               extra_arguments=_extra_arguments), extra_mixins=(RecordASDState,))
     assert record is not None and record["world_size"] == 2 and record["iterations"] == 20
     dumps = sorted(glob.glob(str(tmp_path / "run" / "asd_rank0_*.npz")))
     # Redraws before training and at 10; re-clusterings at 5, 10, 15, 20.
@@ -167,6 +168,8 @@ def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config)
     # Evaluation (at iteration 20) ran on rank 0 only; its scores reached results.json.
     assert glob.glob(str(tmp_path / "run" / "predict_rank0_*")) and not glob.glob(str(tmp_path / "run" / "predict_rank1_*"))
     assert record["acc"] is not None
+    if cold_refit == "labels_on":  # the competition at the switch-on ran (on rank 0, shared by the broadcast)
+        assert "the warm-started map: k-Medoids objective" in (tmp_path / "run" / "log.txt").read_text()
 
 
 def _sinkhorn_worker(rank, world_size, url, out_dir):

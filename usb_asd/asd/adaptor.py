@@ -32,6 +32,7 @@ from ..core.checkpoint_codec import decode, encode
 from ..data.eval_view import EvalView
 from ..nets.two_head import TwoHeadNet, unwrap
 from ..outputs.assignments import image_names
+from .cluster_maps import CLUSTER_MAPS
 from .feature_clusters import FEATURE_CLUSTERINGS
 from .mapping import DISTANCES
 from .distributed import make_label_builder, sum_over_ranks
@@ -145,9 +146,10 @@ def asd_settings_from_args(args, num_samples: Optional[int] = None) -> ASDSettin
     cold_refit = getattr(args, "asd_cold_refit", "never")  # checkpoints written before the key existed
     if cold_refit not in COLD_REFITS:
         raise ValueError(f"asd_cold_refit must be one of {COLD_REFITS}, got {cold_refit!r}")
-    if cold_refit != "never" and args.asd_mapping != "ctt":
-        raise ValueError(f"asd_cold_refit: {cold_refit} needs asd_mapping: ctt (a k-Medoids map), "
-                         f"got asd_mapping: {args.asd_mapping}")
+    competing = [name for name, cls in CLUSTER_MAPS.items() if cls.competes_cold]
+    if cold_refit != "never" and args.asd_mapping not in competing:
+        raise ValueError(f"asd_cold_refit: {cold_refit} needs asd_mapping: {' or '.join(competing)} (a k-Medoids "
+                         f"map), got asd_mapping: {args.asd_mapping}")
     if cold_refit == "handover" and not getattr(args, "asd_init_assignments", None):
         raise ValueError("asd_cold_refit: handover acts at the hand-over from asd_init_assignments, "
                          "which is not set; use labels_on (or never) for a cold start")

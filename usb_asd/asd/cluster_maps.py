@@ -150,11 +150,11 @@ class TransitionKMedoidsMap(ClusterMap):
     :class:`~usb_asd.asd.mapping.InstanceClusterMapper`.
     """
 
+    competes_cold = True
+
     def __init__(self, settings, num_samples: int) -> None:
         super().__init__(settings, num_samples)
         self.mapper = InstanceClusterMapper(settings.num_clusters, settings.seed, distance=settings.kmedoids_distance)
-
-    competes_cold = True
 
     def work(self, similarity, features, given_pool, given_slots, compete_cold=False) -> Work:
         # While a given clustering serves, every fit refines its partition: nothing competes.

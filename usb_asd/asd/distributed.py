@@ -44,6 +44,7 @@ import torch
 import torch.distributed as dist
 
 from .background import FinishedJob
+from .mapping import ColdFitComparison
 from .pipeline import ASDSettings, ClusterLabelBuilder
 from .scale import check_scale
 
@@ -205,15 +206,20 @@ class SharedLabelBuilder(ClusterLabelBuilder):
         self._share(None)
         return self.slots.copy()
 
-    def recluster(self, features: Optional[np.ndarray] = None) -> bool:
+    def recluster(self, features: Optional[np.ndarray] = None, compete_cold: bool = False) -> bool:
         """Rank 0 rebuilds the map and broadcasts it; every rank returns rank 0's answer."""
-        done = super().recluster(features) if self.computes else None
+        done = super().recluster(features, compete_cold=compete_cold) if self.computes else None
         return bool(self._share(done))
 
-    def start_recluster(self, apply_at: int, features: Optional[np.ndarray] = None) -> None:
+    def compete_cold(self) -> Optional[ColdFitComparison]:
+        """Rank 0 lets a cold fit compete and broadcasts the map; every rank returns rank 0's comparison."""
+        return self._share(super().compete_cold() if self.computes else None)
+
+    def start_recluster(self, apply_at: int, features: Optional[np.ndarray] = None,
+                        compete_cold: bool = False) -> None:
         """Rank 0 starts the background fit; the others only note the step at which it applies."""
         if self.computes:
-            super().start_recluster(apply_at, features)
+            super().start_recluster(apply_at, features, compete_cold=compete_cold)
         elif self._pending is not None:
             raise RuntimeError(f"asd: a re-clustering is already pending (to apply at iteration {self._pending[0]})")
         else:  # a placeholder: rank 0's result arrives by broadcast at the apply step
