@@ -24,7 +24,9 @@ and iterations), then the alternate iterations below. Later fits warm-start
 from the previous medoids with the alternate iterations, because
 scikit-learn-extra 0.3.0 only accepts ``init`` as a method name or as an array
 of *points* (matched by value against the rows of ``X``, which is ambiguous for
-a precomputed matrix with repeated rows), not as medoid indices.
+a precomputed matrix with repeated rows), not as medoid indices. Warm starts
+only descend; :meth:`InstanceClusterMapper.compete_cold` lets a cold fit
+replace the map when its objective is lower (``asd_cold_refit``, an option).
 
 Cluster ids are kept stable across re-clusterings: new clusters are relabelled
 to match the previous map (Hungarian algorithm on the ``k x k`` overlap of
@@ -50,6 +52,7 @@ __all__ = [
     "similarity_to_distance",
     "spectral_distance",
 ]
+
 
 class ColdFitComparison(NamedTuple):
     """The current map's k-Medoids objective, a cold fit's on the same distance, and whether the cold fit was kept."""
@@ -533,7 +536,7 @@ class InstanceClusterMapper:
         on the same dissimilarity; the cold fit is installed (ids matched to the
         current map) only when its objective is strictly lower. Warm starts only
         descend, so this is the one way out of the basin the current medoids sit in
-        (e.g. a given partition's, ``asd_handover_fit: compete``).
+        (e.g. a given partition's, or the first fits', ``asd_cold_refit``).
 
         Args:
             similarity: ``(n, n)`` non-negative similarity, as for :meth:`fit`.
