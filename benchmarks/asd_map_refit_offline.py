@@ -137,8 +137,7 @@ def refit_scores(run_dir: str) -> Dict[str, Any]:
     model = run["model"]
     protos = model.instance_head.prototypes.detach().double().numpy()
     protos /= np.linalg.norm(protos, axis=1, keepdims=True)
-    proto_sim = np.clip(protos @ protos.T, 0.0, None)
-    np.fill_diagonal(proto_sim, 0.0)
+    proto_sim = np.clip(protos @ protos.T, 0.0, None)  # fit zeroes the diagonal
     by_prototypes = InstanceClusterMapper(k, int(state["seed"]), int(state["max_iter"]),
                                           state.get("distance", "linear"))
     by_prototypes.fit(proto_sim)

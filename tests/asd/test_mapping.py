@@ -510,3 +510,17 @@ def test_compete_cold_has_nothing_to_compare_before_a_map_or_transitions_and_che
     assert mapper.compete_cold(np.zeros_like(sim)) is None  # no transitions
     with pytest.raises(ValueError, match="covers 19 instance classes"):
         mapper.compete_cold(sim[:19, :19])
+
+
+def test_a_fit_with_the_competition_equals_a_fit_then_the_competition():
+    """fit(compete_cold=True) reuses the fit's distance; the outcome is fit() followed by compete_cold()."""
+    sim, truth = _planted(3)
+    state, _ = _trapped_state(InstanceClusterMapper(4, seed=0, distance="spectral"), sim, truth)
+    together, apart = (InstanceClusterMapper(4, seed=0, distance="spectral") for _ in range(2))
+    together.load_state_dict(state)
+    apart.load_state_dict(state)
+    together.fit(sim, compete_cold=True)
+    apart.fit(sim)
+    apart.compete_cold(sim)
+    np.testing.assert_array_equal(together.mapping, apart.mapping)
+    np.testing.assert_array_equal(together.medoids, apart.medoids)

@@ -130,9 +130,7 @@ def fit_transition_map(mapper_state: Dict[str, Any], similarity: np.ndarray,
                                    max_iter=mapper_state["max_iter"], distance=mapper_state["distance"])
     if start is None:
         mapper.load_state_dict(mapper_state)
-        mapper.fit(similarity)
-        if compete_cold:
-            mapper.compete_cold(similarity)
+        mapper.fit(similarity, compete_cold=compete_cold)
         return {"mapper": mapper.state_dict()}
     mapper.load_state_dict({**mapper_state, "mapping": np.asarray(start, dtype=np.int64), "medoids": None})
     mapper.fit(similarity)

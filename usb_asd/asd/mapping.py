@@ -470,7 +470,7 @@ class InstanceClusterMapper:
                                      self.num_clusters)
         return similarity_to_distance(similarity)
 
-    def fit(self, similarity: np.ndarray) -> Optional[np.ndarray]:
+    def fit(self, similarity: np.ndarray, compete_cold: bool = False) -> Optional[np.ndarray]:
         """Re-cluster the instance classes from a class similarity.
 
         ``S`` is symmetrised, ``(S + S^T) / 2``, with its diagonal zeroed, and
@@ -489,6 +489,8 @@ class InstanceClusterMapper:
         Args:
             similarity: ``(n, n)`` non-negative similarity of the ``n = n_l``
                 instance classes (numpy or torch).
+            compete_cold: Then let a cold fit replace the result when its objective is
+                lower (:meth:`compete_cold`, on the same dissimilarity).
 
         Returns:
             The mapping ``(n,)`` (a copy), or None during warm-up before any fit.
@@ -515,6 +517,8 @@ class InstanceClusterMapper:
         labels, medoids, _ = _alternate(dist, start, self.max_iter)
         self._install(labels, medoids)
         self.num_fits += 1
+        if compete_cold:  # on the same distance: no second eigendecomposition
+            self._compete_cold(dist)
         return self.mapping
 
     def _install(self, labels: np.ndarray, medoids: np.ndarray) -> None:
@@ -553,7 +557,10 @@ class InstanceClusterMapper:
                              f"mapping has {self._mapping.size}")
         if sim.max() <= 0:
             return None
-        dist = self.dissimilarity(sim)
+        return self._compete_cold(self.dissimilarity(sim))
+
+    def _compete_cold(self, dist: np.ndarray) -> ColdFitComparison:
+        """:meth:`compete_cold` on a dissimilarity already built from the similarity."""
         current = kmedoids_objective(dist, self._medoids)
         labels, medoids, _ = _alternate(dist, self._cold_start(dist), self.max_iter)
         cold = kmedoids_objective(dist, medoids)
