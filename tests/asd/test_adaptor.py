@@ -184,6 +184,23 @@ def test_cold_refit_runs_end_to_end_and_bad_settings_are_refused(tmp_path, make_
         _run(make_digits_config(**{**ASD, "asd_cold_refit": "handover"}))
 
 
+def test_cold_fit_switch_rule_runs_end_to_end_and_bad_settings_are_refused(tmp_path, make_digits_config):
+    """asd_switch_rule: cold_fit logs the map's agreement with a cold fit until the switch-on and says why it
+    switched; a map without k-Medoids or an unknown rule ends in one line."""
+    _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "asd_switch_rule": "cold_fit",
+                               "asd_warmup_iter": 20, "asd_cluster_iter": 5, "num_log_iter": 5}))
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "train/asd_cold_fit_agreement" in log
+    switched = [line for line in log.splitlines() if "cluster labels on after step" in line]
+    assert len(switched) == 1
+    assert "(the map agrees with a cold fit, ARI" in switched[0] or "(asd_warmup_iter reached" in switched[0]
+    with pytest.raises(ValueError, match="asd_switch_rule must be one of"):
+        _run(make_digits_config(**{**ASD, "asd_switch_rule": "stable"}))
+    with pytest.raises(ValueError, match="asd_switch_rule: cold_fit compares the map with a cold k-Medoids fit "
+                                         "and needs asd_mapping: ctt"):
+        _run(make_digits_config(**{**ASD, "asd_switch_rule": "cold_fit", "asd_mapping": "features"}))
+
+
 def test_the_instance_objective_trains_on_every_unlabelled_batch(tmp_path, make_digits_config):
     _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "num_train_iter": 12, "num_eval_iter": 12,
                                "num_log_iter": 5}))

@@ -143,11 +143,13 @@ ASD_2PROC = dict(
 
 
 @needs_no_cuda
-@pytest.mark.parametrize("cold_refit", ["never", "labels_on"])
-def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config, cold_refit):
+@pytest.mark.parametrize("cold_refit,cold_fit_gate", [("never", False), ("labels_on", True)])
+def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config, cold_refit, cold_fit_gate):
     """Slots, cluster labels and transitions are identical on both ranks at every re-clustering and redraw,
-    and the transitions of both ranks' shards are counted; with asd_cold_refit, rank 0's competition is shared."""
-    record = main(parse_config(make_digits_config(**ASD_2PROC, asd_cold_refit=cold_refit),
+    and the transitions of both ranks' shards are counted; with asd_cold_refit, rank 0's competition is shared,
+    and with asd_switch_rule: cold_fit, rank 0's comparison (every rank's gate reads it)."""
+    gate = dict(asd_switch_rule="cold_fit", asd_warmup_iter=15) if cold_fit_gate else {}
+    record = main(parse_config(make_digits_config(**{**ASD_2PROC, **gate}, asd_cold_refit=cold_refit),
                                extra_arguments=_extra_arguments), extra_mixins=(RecordASDState,))
     assert record is not None and record["world_size"] == 2 and record["iterations"] == 20
     dumps = sorted(glob.glob(str(tmp_path / "run" / "asd_rank0_*.npz")))
@@ -168,8 +170,11 @@ def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config,
     # Evaluation (at iteration 20) ran on rank 0 only; its scores reached results.json.
     assert glob.glob(str(tmp_path / "run" / "predict_rank0_*")) and not glob.glob(str(tmp_path / "run" / "predict_rank1_*"))
     assert record["acc"] is not None
+    log = (tmp_path / "run" / "log.txt").read_text()
     if cold_refit == "labels_on":  # the competition at the switch-on ran (on rank 0, shared by the broadcast)
-        assert "the warm-started map: k-Medoids objective" in (tmp_path / "run" / "log.txt").read_text()
+        assert "the warm-started map: k-Medoids objective" in log
+    if cold_fit_gate:  # the gate compared the map at 10 with a cold fit (logged there) before its switch-on
+        assert "train/asd_cold_fit_agreement" in log
 
 
 def _sinkhorn_worker(rank, world_size, url, out_dir):

@@ -33,12 +33,13 @@ class _Algorithm(SimpleNamespace):
         return None
 
 
-def _maps_per_iteration(lag, iterations=40, cluster_iter=6):
+def _maps_per_iteration(lag, iterations=40, cluster_iter=6, gate=None):
     """Run the hook after each of ``iterations`` steps of planted transitions.
 
     Returns:
         After each step, the map and its medoids (concatenated; None before the first map),
-        and the fake algorithm (with the steps a fit started and was applied at).
+        and the fake algorithm (with the steps a fit started and was applied at, and each
+        step's logged values in ``logs``).
     """
     builder = ClusterLabelBuilder(
         ASDSettings(num_clusters=3, num_instances=24, window=4, alignment="none", seed=5), num_samples=120
@@ -46,20 +47,21 @@ def _maps_per_iteration(lag, iterations=40, cluster_iter=6):
     args = SimpleNamespace(asd_warmup_iter=4, asd_cluster_iter=cluster_iter, asd_recluster_lag=lag,
                            asd_round_iter=10)
     algorithm = _Algorithm(args=args, it=0, asd_builder=builder, num_train_iter=iterations, log_dict={},
-                           started=[], applied=[], competed=[], asd_gate=MapAgreementGate(0.9, 4),
-                           print_fn=lambda _: None)
+                           started=[], applied=[], competed=[], logs=[],
+                           asd_gate=gate if gate is not None else MapAgreementGate(0.9, 4), print_fn=lambda _: None)
     hook = ASDRoundHook()
     hook.before_run(algorithm)
     rng = np.random.default_rng(0)  # the same transitions whatever the lag
     maps = []
     for it in range(iterations):
-        algorithm.it = it
+        algorithm.it, algorithm.log_dict = it, {}
         a = rng.integers(0, 24, 32)
         b = np.where(rng.random(32) < 0.6, rng.integers(0, 8, 32) * 3 + a % 3, rng.integers(0, 24, 32))
         builder.observe_views(a, np.where(b == a, (a + 3) % 24, b))
         hook.after_train_step(algorithm)
         clusters, medoids = builder.slot_clusters, builder.cluster_map.mapper.medoids
         maps.append(None if clusters is None else np.concatenate([clusters, medoids]))
+        algorithm.logs.append(algorithm.log_dict)
     return maps, algorithm
 
 
@@ -79,6 +81,25 @@ def test_a_lagged_map_applies_exactly_lag_steps_after_its_snapshot(lag):
             np.testing.assert_array_equal(lagged[i], expected, err_msg=f"after iteration {i + 1}")
     # The maps changed over the run (the comparison is not between constants).
     assert sum(not np.array_equal(x, y) for x, y in zip(sync[5:], sync[6:])) >= 3
+
+
+def test_the_cold_fit_rule_compares_until_the_switch_on_and_never_moves_the_map():
+    """asd_switch_rule: cold_fit: a cold fit is compared at each map until one agrees; the maps are unchanged."""
+    plain, _ = _maps_per_iteration(0, gate=MapAgreementGate(1.5, 1000))
+    gate = MapAgreementGate(0.999, 1000, rule="cold_fit")
+    maps, algorithm = _maps_per_iteration(0, gate=gate)
+    for a, b in zip(plain, maps):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    logged = [(i + 1, log.get("train/asd_map_agreement"), log.get("train/asd_cold_fit_agreement"))
+              for i, log in enumerate(algorithm.logs)]
+    compared = [(step, consecutive, cold) for step, consecutive, cold in logged if cold is not None]
+    # A cold fit is compared at every map until the switch-on (the first map, itself a cold fit, agrees
+    # fully but has no previous map), and at none after it although maps go on being made.
+    assert [step for step, _, _ in compared] == [6, 12, 18, 24, 30, 36][:len(compared)]
+    assert compared[0][2] == pytest.approx(1.0)
+    assert gate.on_since == compared[-1][0] < 36
+    assert min(compared[-1][1], compared[-1][2]) >= 0.999
+    assert all(consecutive is None or min(consecutive, cold) < 0.999 for _, consecutive, cold in compared[:-1])
 
 
 # ---- starting from a given clustering (asd_init_assignments) ----------------------------------

@@ -60,3 +60,50 @@ def test_bad_settings_are_refused():
         MapAgreementGate(-0.1, 10)
     with pytest.raises(ValueError, match="asd_warmup_iter"):
         MapAgreementGate(0.9, -1)
+
+
+def test_cold_fit_rule_waits_for_a_cold_fit_to_agree_even_when_consecutive_maps_do():
+    """A stable but untrusted map (warm starts agree with each other, not with a fresh fit) keeps the labels off."""
+    gate = MapAgreementGate(threshold=0.9, cap=1000, rule="cold_fit")
+    m = np.arange(40) % 4
+    assert gate.needs_cold_fit
+    # The first map is a cold fit itself: full cold agreement, but no previous map to be stable against.
+    assert not gate.observe_map(20, _shuffled(m, 1), cold_agreement=1.0)
+    assert gate.decisive_agreement is None
+    assert not gate.observe_map(40, _shuffled(m, 2), cold_agreement=1.0)  # a cold fit alone does not suffice
+    assert gate.last_agreement < 0.2
+    assert not gate.observe_map(50, m, cold_agreement=0.3)
+    assert not gate.observe_map(100, m, cold_agreement=0.5)
+    assert gate.last_agreement == pytest.approx(1.0) and gate.decisive_agreement == pytest.approx(0.5)
+    assert gate.on_since is None
+    assert gate.observe_map(150, m, cold_agreement=0.95)
+    assert gate.on_since == 150 and not gate.needs_cold_fit
+    # The consecutive rule would have switched on at 100 on the same maps.
+    consecutive = MapAgreementGate(threshold=0.9, cap=1000)
+    for step in (50, 100):
+        consecutive.observe_map(step, m, cold_agreement=0.3)
+    assert consecutive.on_since == 100 and not consecutive.needs_cold_fit
+
+
+def test_cold_fit_rule_without_a_comparison_waits_for_the_cap():
+    gate = MapAgreementGate(threshold=0.9, cap=200, rule="cold_fit")
+    m = np.arange(12) % 3
+    assert not gate.observe_map(100, m) and gate.last_cold_agreement is None
+    assert gate.observe_map(200, m) and gate.on_since == 200
+
+
+def test_cold_fit_state_round_trip_and_states_from_before_the_rule():
+    gate = MapAgreementGate(0.9, 500, rule="cold_fit")
+    gate.observe_map(50, np.arange(12) % 3, cold_agreement=0.4)
+    other = MapAgreementGate(0.9, 500, rule="cold_fit")
+    other.load_state_dict(gate.state_dict())
+    assert other.last_cold_agreement == 0.4 and other.state_dict()["rule"] == "cold_fit"
+    old = {k: v for k, v in gate.state_dict().items() if k not in ("rule", "last_cold_agreement")}
+    older = MapAgreementGate(0.9, 500)
+    older.load_state_dict(old)
+    assert older.last_cold_agreement is None and older.on_since is None
+
+
+def test_an_unknown_rule_is_refused():
+    with pytest.raises(ValueError, match="asd_switch_rule must be one of consecutive, cold_fit"):
+        MapAgreementGate(0.9, 10, rule="stable")

@@ -524,3 +524,31 @@ def test_a_fit_with_the_competition_equals_a_fit_then_the_competition():
     apart.compete_cold(sim)
     np.testing.assert_array_equal(together.mapping, apart.mapping)
     np.testing.assert_array_equal(together.medoids, apart.medoids)
+
+
+def test_compare_cold_measures_a_trapped_map_without_moving_it():
+    """The gate's trust check: a trapped map disagrees with a cold fit (ARI < 1) and stays as it was."""
+    from sklearn.metrics import adjusted_rand_score
+
+    sim, truth = _planted(3)
+    mapper = InstanceClusterMapper(4, seed=0, distance="spectral")
+    state, dist = _trapped_state(mapper, sim, truth)
+    mapper.load_state_dict(state)
+    result = mapper.compare_cold(sim)
+    assert not result.replaced and result.cold < result.current
+    # The cold fit is the planted partition, so the agreement is the trapped map's ARI with it.
+    assert result.agreement == pytest.approx(adjusted_rand_score(truth, state["mapping"]))
+    assert result.agreement < 0.8
+    np.testing.assert_array_equal(mapper.mapping, state["mapping"])
+    np.testing.assert_array_equal(mapper.medoids, state["medoids"])
+    # compete_cold reports the same agreement (measured before it installs the cold fit).
+    assert mapper.compete_cold(sim).agreement == pytest.approx(result.agreement)
+
+
+def test_compare_cold_agrees_fully_with_a_map_at_the_cold_fit():
+    sim, _ = _planted(4)
+    mapper = InstanceClusterMapper(4, seed=0, distance="spectral")
+    mapper.fit(sim)
+    result = mapper.compare_cold(sim)
+    assert result.agreement == pytest.approx(1.0) and not result.replaced
+    assert mapper.compare_cold(np.zeros_like(sim)) is None  # no transitions: nothing to compare

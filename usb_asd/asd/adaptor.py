@@ -40,7 +40,7 @@ from .pipeline import (ALIGNMENTS, MAPPINGS, SAMPLER_NAMES, ASDSettings, default
                        resolve_draw_factor)
 from .init_assignments import read_given_assignments
 from .instance_objective import BalancedInstanceObjective
-from .label_gate import MapAgreementGate
+from .label_gate import SWITCH_RULES, MapAgreementGate
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
 #: Where class transitions are read (``asd_transitions``): an image's argmax at
@@ -67,8 +67,11 @@ ASD_METHOD_ARGUMENTS: List[PluginArgument] = [
     PluginArgument("--asd_warmup_iter", int_or_auto, 1000,
                    "the latest step at which the learner's cluster labels switch on (earlier once maps agree)"),
     PluginArgument("--asd_switch_ari", float, 0.9,
-                   "cluster labels switch on at the first re-clustering whose map agrees with the previous one "
+                   "cluster labels switch on at the first re-clustering whose map agrees (asd_switch_rule) "
                    "at this adjusted Rand index (above 1: only at asd_warmup_iter)"),
+    PluginArgument("--asd_switch_rule", str, "consecutive",
+                   f"one of {SWITCH_RULES}: what the map must agree with for the labels to switch on, the previous "
+                   "map or a cold k-Medoids fit of the same transitions (cold_fit: asd_mapping: ctt)"),
     PluginArgument("--asd_instance_loss_ratio", float, 1.0, "weight of the instance head's cross-entropy"),
     PluginArgument("--asd_instance_ssl_ratio", float, 1.0,
                    "weight of the instance head's swapped prediction of balanced (Sinkhorn) targets on every "
@@ -153,6 +156,12 @@ def asd_settings_from_args(args, num_samples: Optional[int] = None) -> ASDSettin
     if cold_refit == "handover" and not getattr(args, "asd_init_assignments", None):
         raise ValueError("asd_cold_refit: handover acts at the hand-over from asd_init_assignments, "
                          "which is not set; use labels_on (or never) for a cold start")
+    switch_rule = getattr(args, "asd_switch_rule", "consecutive")  # checkpoints written before the key existed
+    if switch_rule not in SWITCH_RULES:
+        raise ValueError(f"asd_switch_rule must be one of {SWITCH_RULES}, got {switch_rule!r}")
+    if switch_rule == "cold_fit" and args.asd_mapping not in competing:
+        raise ValueError(f"asd_switch_rule: cold_fit compares the map with a cold k-Medoids fit and needs "
+                         f"asd_mapping: {' or '.join(competing)}, got asd_mapping: {args.asd_mapping}")
     if args.asd_transitions not in TRANSITION_SOURCES:
         raise ValueError(f"asd_transitions must be one of {TRANSITION_SOURCES}, got {args.asd_transitions!r}")
     if args.asd_warmup_iter < 0:
@@ -227,7 +236,8 @@ class ASDAdaptorMixin:
             self.asd_builder.start_from(given.clusters)
             self.print_fn(f"asd: starting from {init} ({len(pool)} images, {self.asd_settings.num_clusters} "
                           "clusters): its labels serve until the chain's own maps agree")
-        self.asd_gate = MapAgreementGate(self.args.asd_switch_ari, self.args.asd_warmup_iter)
+        self.asd_gate = MapAgreementGate(self.args.asd_switch_ari, self.args.asd_warmup_iter,
+                                         getattr(self.args, "asd_switch_rule", "consecutive"))
         self.asd_objective = BalancedInstanceObjective(
             self.asd_settings.num_instances, self.args.batch_size * self.args.uratio, sum_over_ranks()
         )

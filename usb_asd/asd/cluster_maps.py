@@ -94,6 +94,14 @@ class ClusterMap:
         """
         return None
 
+    def compare_cold(self, similarity: Callable[[], np.ndarray]) -> Optional[ColdFitComparison]:
+        """How a cold fit of the current transitions compares with the map, which stays (``asd_switch_rule``).
+
+        Returns:
+            The comparison, where the map compares (:attr:`competes_cold`) and has a fit to compare; else None.
+        """
+        return None
+
     def slot_clusters(self, slots: Optional[np.ndarray]) -> Optional[np.ndarray]:
         """Cluster of each entry, ``(n_l,)``, given the entries' pool images ``slots``; None before any map."""
         raise NotImplementedError
@@ -161,6 +169,9 @@ class TransitionKMedoidsMap(ClusterMap):
 
     def compete_cold(self, similarity):
         return self.mapper.compete_cold(similarity())
+
+    def compare_cold(self, similarity):
+        return self.mapper.compare_cold(similarity())
 
     def apply(self, result: Dict[str, Any]) -> bool:
         if "mapper" in result:

@@ -215,6 +215,10 @@ class SharedLabelBuilder(ClusterLabelBuilder):
         """Rank 0 lets a cold fit compete and broadcasts the map; every rank returns rank 0's comparison."""
         return self._share(super().compete_cold() if self.computes else None)
 
+    def compare_cold(self) -> Optional[ColdFitComparison]:
+        """Rank 0 compares a cold fit with the map; every rank returns rank 0's comparison (the gate decides alike)."""
+        return self._share(super().compare_cold() if self.computes else None)
+
     def start_recluster(self, apply_at: int, features: Optional[np.ndarray] = None,
                         compete_cold: bool = False) -> None:
         """Rank 0 starts the background fit; the others only note the step at which it applies."""

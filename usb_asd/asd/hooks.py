@@ -118,12 +118,16 @@ class ASDRoundHook(Hook):
         Where a given clustering labels the instances (``asd_init_assignments``), the
         gate's switch-on is the hand-over: from then on the chain's own map labels them.
         """
-        builder = algorithm.asd_builder
-        was_on = algorithm.asd_gate.on_since is not None
-        algorithm.asd_gate.observe_map(it, builder.slot_clusters)
-        if algorithm.asd_gate.last_agreement is not None:
-            algorithm.log_dict["train/asd_map_agreement"] = algorithm.asd_gate.last_agreement
-        if not was_on and algorithm.asd_gate.on_since is not None:
+        builder, gate = algorithm.asd_builder, algorithm.asd_gate
+        was_on = gate.on_since is not None
+        # asd_switch_rule: cold_fit: the map is trusted once a cold fit of the same transitions agrees.
+        cold = builder.compare_cold() if gate.needs_cold_fit and builder.slot_clusters is not None else None
+        gate.observe_map(it, builder.slot_clusters, None if cold is None else cold.agreement)
+        if gate.last_agreement is not None:
+            algorithm.log_dict["train/asd_map_agreement"] = gate.last_agreement
+        if gate.last_cold_agreement is not None:
+            algorithm.log_dict["train/asd_cold_fit_agreement"] = gate.last_cold_agreement
+        if not was_on and gate.on_since is not None:
             given = builder.given_labels_on
             before = algorithm.asd_label_score() if given else None
             if given:
@@ -133,9 +137,10 @@ class ASDRoundHook(Hook):
             if cold_refit == "labels_on" or (cold_refit == "handover" and given):
                 compared = builder.compete_cold()
             score = algorithm.asd_label_score()
-            agreement = algorithm.asd_gate.last_agreement
-            if agreement is not None and agreement >= algorithm.asd_gate.threshold:
-                reason = f"consecutive maps agree, ARI {agreement:.3f}"
+            agreement = gate.decisive_agreement
+            agree = "the map agrees with a cold fit" if gate.rule == "cold_fit" else "consecutive maps agree"
+            if agreement is not None and agreement >= gate.threshold:
+                reason = f"{agree}, ARI {agreement:.3f}"
             else:
                 reason = "asd_warmup_iter reached" + ("" if agreement is None else f", map agreement {agreement:.3f}")
             what = "the chain's own map takes over from asd_init_assignments" if given else "cluster labels on"

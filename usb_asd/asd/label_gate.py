@@ -1,18 +1,31 @@
-"""When the learner starts training on cluster labels: once consecutive maps agree.
+"""When the learner starts training on cluster labels: once the map can be trusted.
 
 ASD's learner trains on the cluster labels of the sampled instances, which
 are only as good as the instance->cluster map. Early maps come from random
 features and change from one re-clustering to the next; a map that the
 transitions have settled on stays. The gate switches the labels on at the
-first re-clustering whose map agrees with the previous one,
+first re-clustering whose map passes the rule (``asd_switch_rule``), and at
+the latest at ``cap`` steps, whatever the maps do. Once on, the labels stay on.
 
-.. math:: \\operatorname{ARI}(\\text{map}_t, \\text{map}_{t-1}) \\ge \\tau,
+* ``consecutive``: the map agrees with the previous one,
 
-(the adjusted Rand index over the ``n_l`` instance classes: label-free and
-blind to cluster ids), and at the latest at ``cap`` steps, whatever the maps
-do. Once on, the labels stay on.
+  .. math:: \\operatorname{ARI}(\\text{map}_t, \\text{map}_{t-1}) \\ge \\tau.
 
-Plain numpy; nothing here imports semilearn.
+  Each fit warm-starts from the previous medoids, so consecutive maps agree
+  partly by construction: a map can be stable and still wrong.
+* ``cold_fit``: the map agrees with the previous one and with a cold
+  k-Medoids fit of the same transitions
+  (:meth:`.mapping.InstanceClusterMapper.compare_cold`),
+
+  .. math:: \\min\\big(\\operatorname{ARI}(\\text{map}_t, \\text{map}_{t-1}),\\;
+            \\operatorname{ARI}(\\text{map}_t, \\operatorname{KMedoids}_{\\text{cold}}(D_t))\\big) \\ge \\tau:
+
+  stable, and singled out by the transitions whatever the fits started from.
+  (The first map is itself a cold fit, so the cold agreement alone would pass
+  it trivially; the previous map is what makes the check bite.)
+
+The adjusted Rand index runs over the ``n_l`` instance classes: label-free and
+blind to cluster ids. Plain numpy; nothing here imports semilearn.
 """
 
 from __future__ import annotations
@@ -22,41 +35,68 @@ from typing import Any, Dict, Optional
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-__all__ = ["MapAgreementGate"]
+__all__ = ["MapAgreementGate", "SWITCH_RULES"]
+
+#: What a map must agree with for the labels to switch on (``asd_switch_rule``).
+SWITCH_RULES = ("consecutive", "cold_fit")
 
 
 class MapAgreementGate:
-    """Switches cluster labels on when two consecutive maps agree, or at a cap.
+    """Switches cluster labels on when a map passes the switch rule, or at a cap.
 
     Args:
         threshold: ``tau``; above 1 the maps never suffice and the labels switch on at ``cap``.
         cap: Steps after which the labels are on whatever the maps (the latest switch-on).
+        rule: One of :data:`SWITCH_RULES`.
     """
 
-    def __init__(self, threshold: float, cap: int) -> None:
+    def __init__(self, threshold: float, cap: int, rule: str = "consecutive") -> None:
         if not 0.0 <= threshold:
             raise ValueError(f"asd_switch_ari must be >= 0, got {threshold}")
         if cap < 0:
             raise ValueError(f"asd_warmup_iter must be >= 0, got {cap}")
+        if rule not in SWITCH_RULES:
+            raise ValueError(f"asd_switch_rule must be one of {', '.join(SWITCH_RULES)}, got {rule!r}")
         self.threshold = float(threshold)
         self.cap = int(cap)
+        self.rule = rule
         self.on_since: Optional[int] = None
         self.last_agreement: Optional[float] = None
+        self.last_cold_agreement: Optional[float] = None
         self._previous: Optional[np.ndarray] = None
 
-    def observe_map(self, step: int, mapping: Optional[np.ndarray]) -> bool:
+    @property
+    def needs_cold_fit(self) -> bool:
+        """Whether the next :meth:`observe_map` needs ``cold_agreement`` (rule ``cold_fit``, labels still off)."""
+        return self.rule == "cold_fit" and self.on_since is None
+
+    @property
+    def decisive_agreement(self) -> Optional[float]:
+        """The agreement the rule reads: with the previous map, or the lower of that and the cold fit's."""
+        if self.rule == "consecutive":
+            return self.last_agreement
+        if self.last_agreement is None or self.last_cold_agreement is None:
+            return None
+        return min(self.last_agreement, self.last_cold_agreement)
+
+    def observe_map(self, step: int, mapping: Optional[np.ndarray],
+                    cold_agreement: Optional[float] = None) -> bool:
         """Note the map installed after ``step`` steps; True when the labels are (now) on.
 
         Args:
             step: Steps done.
             mapping: ``(n_l,)`` cluster id of each instance class, or None (no map yet).
+            cold_agreement: ARI of ``mapping`` with a cold fit of the same transitions
+                (rule ``cold_fit``; None where none was made).
         """
         if mapping is not None:
             mapping = np.asarray(mapping, dtype=np.int64).copy()
+            self.last_cold_agreement = None if cold_agreement is None else float(cold_agreement)
             if self._previous is not None and self._previous.shape == mapping.shape:
                 self.last_agreement = float(adjusted_rand_score(self._previous, mapping))
-                if self.on_since is None and self.last_agreement >= self.threshold:
-                    self.on_since = int(step)
+            agreement = self.decisive_agreement
+            if self.on_since is None and agreement is not None and agreement >= self.threshold:
+                self.on_since = int(step)
             self._previous = mapping
         if self.on_since is None and self.is_on(step):
             self.on_since = int(step)
@@ -67,11 +107,12 @@ class MapAgreementGate:
         return self.on_since is not None or (step >= self.cap and self._previous is not None)
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"threshold": self.threshold, "cap": self.cap, "on_since": self.on_since,
-                "last_agreement": self.last_agreement,
+        return {"threshold": self.threshold, "cap": self.cap, "rule": self.rule, "on_since": self.on_since,
+                "last_agreement": self.last_agreement, "last_cold_agreement": self.last_cold_agreement,
                 "previous": None if self._previous is None else self._previous.copy()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.on_since = None if state["on_since"] is None else int(state["on_since"])
         self.last_agreement = state["last_agreement"]
+        self.last_cold_agreement = state.get("last_cold_agreement")  # states from before asd_switch_rule
         self._previous = None if state["previous"] is None else np.asarray(state["previous"], dtype=np.int64)

@@ -40,6 +40,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score
 from sklearn_extra.cluster import KMedoids
 
 from .arrays import as_numpy
@@ -55,11 +56,18 @@ __all__ = [
 
 
 class ColdFitComparison(NamedTuple):
-    """The current map's k-Medoids objective, a cold fit's on the same distance, and whether the cold fit was kept."""
+    """The current map against a cold fit of the same transitions, on the same distance.
+
+    ``current`` and ``cold`` are their k-Medoids objectives, ``replaced`` whether the
+    cold fit became the map, ``agreement`` the adjusted Rand index of the two
+    partitions of the instance classes (1: the warm starts and a fresh fit find
+    the same grouping).
+    """
 
     current: float
     cold: float
     replaced: bool
+    agreement: float
 
 
 #: How a similarity becomes k-medoids' dissimilarity (``asd_kmedoids_distance``).
@@ -546,9 +554,32 @@ class InstanceClusterMapper:
             similarity: ``(n, n)`` non-negative similarity, as for :meth:`fit`.
 
         Returns:
-            The two objectives and whether the cold fit replaced the map, or None
-            where there is nothing to compare (no medoids yet, or no transitions).
+            The comparison, or None where there is nothing to compare (no medoids
+            yet, or no transitions).
         """
+        dist = self._cold_fit_distance(similarity)
+        return None if dist is None else self._compete_cold(dist)
+
+    def compare_cold(self, similarity: np.ndarray) -> Optional[ColdFitComparison]:
+        """How a cold fit of ``similarity`` compares with the current map; the map stays.
+
+        The label-free trust check of ``asd_switch_rule: cold_fit``: warm starts make
+        consecutive maps agree by construction, while a fresh fit agrees with the
+        map only where the transitions themselves single out its grouping,
+
+        .. math:: \\operatorname{ARI}(\\text{map}, \\operatorname{KMedoids}_{\\text{cold}}(D)).
+
+        Args:
+            similarity: ``(n, n)`` non-negative similarity, as for :meth:`fit`.
+
+        Returns:
+            The comparison (``replaced`` False), or None as for :meth:`compete_cold`.
+        """
+        dist = self._cold_fit_distance(similarity)
+        return None if dist is None else self._compete_cold(dist, install=False)
+
+    def _cold_fit_distance(self, similarity: np.ndarray) -> Optional[np.ndarray]:
+        """The dissimilarity a cold fit compares on, or None where there is nothing to compare."""
         if self._medoids is None:
             return None
         sim = _symmetric_similarity(similarity)
@@ -557,17 +588,18 @@ class InstanceClusterMapper:
                              f"mapping has {self._mapping.size}")
         if sim.max() <= 0:
             return None
-        return self._compete_cold(self.dissimilarity(sim))
+        return self.dissimilarity(sim)
 
-    def _compete_cold(self, dist: np.ndarray) -> ColdFitComparison:
-        """:meth:`compete_cold` on a dissimilarity already built from the similarity."""
+    def _compete_cold(self, dist: np.ndarray, install: bool = True) -> ColdFitComparison:
+        """:meth:`compete_cold` (or, without ``install``, :meth:`compare_cold`) on a dissimilarity already built."""
         current = kmedoids_objective(dist, self._medoids)
         labels, medoids, _ = _alternate(dist, self._cold_start(dist), self.max_iter)
         cold = kmedoids_objective(dist, medoids)
-        replaced = cold < current - 1e-12 * max(1.0, abs(current))
+        agreement = float(adjusted_rand_score(self._mapping, labels))
+        replaced = install and cold < current - 1e-12 * max(1.0, abs(current))
         if replaced:
             self._install(labels, medoids)
-        return ColdFitComparison(current, cold, bool(replaced))
+        return ColdFitComparison(current, cold, bool(replaced), agreement)
 
     def state_dict(self) -> Dict[str, Any]:
         """Settings, mapping and medoids (None when the mapping was set from a partition, until the next fit)."""

@@ -403,6 +403,17 @@ class ClusterLabelBuilder:
         """
         return self.cluster_map.compete_cold(self.tracker.similarity)
 
+    def compare_cold(self) -> Optional[ColdFitComparison]:
+        """Now, on the current transitions: how a cold fit compares with the map, which stays.
+
+        The label gate's trust check (``asd_switch_rule: cold_fit``): the partition
+        agreement of the map and a fresh fit of the same transitions.
+
+        Returns:
+            The comparison (``replaced`` False) where the map compares (``ctt``) and has a fit; else None.
+        """
+        return self.cluster_map.compare_cold(self.tracker.similarity)
+
     def given_slot_partition(self) -> np.ndarray:
         """The given cluster of each instance class, ``(n_l,)``: that of the image in its entry."""
         if self._given is None or self.slots is None:
