@@ -11,7 +11,8 @@
 The start is written once (``--start_seed``) under ``SAVE_DIR/starts/`` and scored on its pool rows
 (labels read only to score) and its test rows. Each seed then runs two ordinary ``train.py`` runs
 through ``run_configs.py``: variant ``asd`` (``asd_init_assignments``) and variant ``selflabel``
-(``adaptor: selflabel``, SCAN's and SPICE's last stage). The JSON holds ``run_configs``' records and
+(``adaptor: selflabel``, SCAN's and SPICE's last stage); ``--methods`` may add ``asd_handover``
+(ASD from the start with ``asd_cold_refit: handover``: a cold fit competes once at the hand-over). The JSON holds ``run_configs``' records and
 summary, plus a ``start`` block: how the start was made, its sha256 and its scores.
 """
 
@@ -38,6 +39,14 @@ from usb_asd.outputs.assignments import (SplitAssignments, read_assignments_csv,
 from usb_asd.results import write_json_atomic  # noqa: E402
 
 import run_configs  # noqa: E402
+
+
+#: Each method's ``run_configs`` variant (``NAME:key=value,...``), ``{start}`` the start's path.
+BOOST_METHODS = {
+    "asd": "asd:asd_init_assignments={start}",
+    "asd_handover": "asd_handover:asd_init_assignments={start},asd_cold_refit=handover",
+    "selflabel": "selflabel:adaptor=selflabel,selflabel_assignments={start}",
+}
 
 
 def corrupt_parts(parts: List[SplitAssignments], fraction: float, k: int, seed: int) -> List[SplitAssignments]:
@@ -102,18 +111,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--start_seed", type=int, default=0, help="seed of the start (and of its corruption)")
     parser.add_argument("--corrupt", type=float, default=0.0, help="fraction of labels to randomise")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=["asd", "selflabel"], choices=["asd", "selflabel"])
+    parser.add_argument("--methods", nargs="+", default=["asd", "selflabel"], choices=list(BOOST_METHODS))
     parser.add_argument("--out", required=True)
     parser.add_argument("--save_dir", default="./saved_models/benchmarks")
     opts = parser.parse_args(argv)
 
     start = make_start(opts)
     print(f"[boost] start {start['path']}: {json.dumps(start['scores'])}")
-    variants = {"asd": f"asd:asd_init_assignments={start['path']}",
-                "selflabel": f"selflabel:adaptor=selflabel,selflabel_assignments={start['path']}"}
     for method in opts.methods:
         run_configs.main(["--configs", opts.config, "--seeds", *map(str, opts.seeds), "--out", opts.out,
-                          "--save_dir", opts.save_dir, "--variant", variants[method]])
+                          "--save_dir", opts.save_dir, "--variant", BOOST_METHODS[method].format(start=start["path"])])
         with open(opts.out, encoding="utf-8") as handle:
             payload = json.load(handle)
         payload["start"] = start

@@ -298,6 +298,14 @@ def _split_acc(scores: Optional[dict]) -> str:
     return " / ".join("n/a" if not scores.get(s) else f"{scores[s]['acc']:.3f}" for s in ("train", "test"))
 
 
+#: The boost table's columns: variant of ``benchmarks/boost_from_start.py`` -> header.
+BOOST_COLUMNS = {
+    "asd": "ASD from the start: test ACC",
+    "asd_handover": "ASD, cold fit at the hand-over (`asd_cold_refit: handover`): test ACC",
+    "selflabel": "self-labelling from the start: test ACC",
+}
+
+
 def boost_table(names: List[str]) -> str:
     """``benchmarks/boost_from_start.py``: the start's ACC, then test ACC per seed of ASD from that start and of
     self-labelling from it, side by side, with mean ± std and the worst seed."""
@@ -312,14 +320,16 @@ def boost_table(names: List[str]) -> str:
     by_variant: Dict[str, dict] = {}
     for r in data["runs"]:
         by_variant.setdefault(r.get("variant"), {})[r["seed"]] = r
-    asd, selflabel = by_variant.get("asd", {}), by_variant.get("selflabel", {})
-    lines = [text + ".", "", "| seed | ASD from the start: test ACC | self-labelling from the start: test ACC |",
-             "| --- | --- | --- |"]
-    for seed in sorted(set(asd) | set(selflabel)):
-        cells = [f"{runs[seed]['acc']:.3f}" if seed in runs else "not run" for runs in (asd, selflabel)]
-        lines.append(f"| {seed} | {cells[0]} | {cells[1]} |")
-    accs = [[r["acc"] for r in runs.values()] for runs in (asd, selflabel)]
-    lines.append(f"| mean ± std | {_ms(accs[0])} | {_ms(accs[1])} |")
+    # asd and selflabel always (a missing one reads "not run"); asd_handover where it was run.
+    shown = [v for v in BOOST_COLUMNS if v != "asd_handover" or v in by_variant]
+    columns = [by_variant.get(v, {}) for v in shown]
+    lines = [text + ".", "", "| seed | " + " | ".join(BOOST_COLUMNS[v] for v in shown) + " |",
+             "| --- |" + " --- |" * len(shown)]
+    for seed in sorted(set().union(*columns)):
+        cells = [f"{runs[seed]['acc']:.3f}" if seed in runs else "not run" for runs in columns]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    accs = [[r["acc"] for r in runs.values()] for runs in columns]
+    lines.append("| mean ± std | " + " | ".join(_ms(a) for a in accs) + " |")
     lines.append("| worst | " + " | ".join(f"{min(a):.3f}" if a else "n/a" for a in accs) + " |")
     return "\n".join(lines)
 

@@ -73,3 +73,18 @@ def test_boost_table_names_a_corrupted_start_and_its_scores_before(tmp_path, mon
     first = summarise.boost_table(["boost_y.json"]).splitlines()[0]
     assert first == ("Start: `assignments.csv`, sha256 `cdcdcdcdcdcd`; ACC train / test 0.700 / n/a after randomising "
                      "30 % of its labels (0.950 / 0.900 before).")
+
+
+def test_boost_table_adds_the_hand_over_column_only_where_it_was_run(tmp_path, monkeypatch):
+    scores = {"train": {"acc": 0.7}, "test": {"acc": 0.65}}
+    start = {"method": "spectral", "seed": 0, "path": "/tmp/s.csv", "sha256": "ab" * 32, "scores": scores}
+    record = _boost_record(start)
+    record["runs"].append({**record["runs"][0], "variant": "asd_handover", "acc": 0.95})
+    (tmp_path / "boost_z.json").write_text(json.dumps(record))
+    monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
+    lines = summarise.boost_table(["boost_z.json"]).splitlines()
+    assert lines[2] == ("| seed | ASD from the start: test ACC | ASD, cold fit at the hand-over "
+                        "(`asd_cold_refit: handover`): test ACC | self-labelling from the start: test ACC |")
+    assert lines[4] == "| 0 | 0.900 | 0.950 | not run |"
+    assert lines[5] == "| 1 | 0.800 | not run | 0.700 |"
+    assert lines[7] == "| worst | 0.800 | 0.950 | 0.700 |"
