@@ -366,6 +366,21 @@ def map_variants_table(names: List[str]) -> str:
     return "\n".join(lines)
 
 
+def switch_trace_table(names: List[str]) -> str:
+    """``benchmarks/investigations/asd_switch_trace.py``: per run (labels held off until the cap), where each
+    label-gate rule would have switched on and how right the slot labels were there (labels read only to score)."""
+    data = _load(names[0])
+    rules = sorted(data["runs"][0]["switch_on"], key=lambda rule: (not rule.startswith("consecutive"), rule))
+    lines = ["| run | slot labels at the logged steps | " + " | ".join(f"`{r}`: step (slot labels)" for r in rules)
+             + " |", "| --- | --- |" + " --- |" * len(rules)]
+    for r in data["runs"]:
+        trace = ", ".join(f"{a:.2f}" for a in r["slot_label_acc"] if a is not None)
+        cells = ["never" if r["switch_on"][rule] is None else
+                 f"{r['switch_on'][rule]['step']} ({r['switch_on'][rule]['slot_label_acc']:.2f})" for rule in rules]
+        lines.append(f"| {r['run']} | {trace} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 #: ``kind`` in the manifest -> renderer.
 RENDERERS = {
     "seeds": seeds_table, "summary": summary_table, "classical": classical_table,
@@ -373,7 +388,7 @@ RENDERERS = {
     "step_time": step_time_table, "overhead": overhead_table, "instance_stage": instance_stage_table,
     "target_runs": target_runs_table, "choose_k": choose_k_tables, "da_real_pair": da_real_pair_table,
     "stage_costs": stage_costs_table, "decode_check": decode_check_table, "boost": boost_table,
-    "map_refit": map_refit_table, "map_variants": map_variants_table,
+    "map_refit": map_refit_table, "map_variants": map_variants_table, "switch_trace": switch_trace_table,
 }
 
 

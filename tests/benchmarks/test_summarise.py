@@ -125,3 +125,16 @@ def test_map_variants_table_puts_each_label_free_map_beside_the_oracle_cost(tmp_
     assert len(lines) == 3
     assert lines[2] == ("| a (0123456) | 0.847 | 0.887 | 0.81 | 0.870 | 0.873 | 0.756 | 27.2 / 24.7 "
                         "| 8-12; 9-11 |")
+
+
+def test_switch_trace_table_puts_each_rules_switch_on_beside_the_slot_label_trace(tmp_path, monkeypatch):
+    import json
+
+    run = {"run": "trace_seed0", "slot_label_acc": [None, 0.5, 0.61],
+           "switch_on": {"consecutive@0.9": {"step": 200, "slot_label_acc": 0.5}, "cold_fit@0.9": None}}
+    (tmp_path / "t.json").write_text(json.dumps({"runs": [run]}))
+    monkeypatch.setattr(summarise, "RESULTS", str(tmp_path))
+    lines = summarise.switch_trace_table(["t.json"]).splitlines()
+    assert lines[0] == ("| run | slot labels at the logged steps | `consecutive@0.9`: step (slot labels) "
+                        "| `cold_fit@0.9`: step (slot labels) |")
+    assert lines[2] == "| trace_seed0 | 0.50, 0.61 | 200 (0.50) | never |"
