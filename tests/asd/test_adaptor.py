@@ -83,16 +83,23 @@ def _digits_pool_classes(path, corrupt=0.0, seed=0):
     return str(path)
 
 
-@pytest.mark.parametrize("mapping, lag, given", [("ctt", 0, False), ("features", 0, False), ("ctt", 3, False),
-                                                 ("ctt", 0, True)])
-def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, given):
+@pytest.mark.parametrize("mapping, lag, given, rule", [("ctt", 0, False, "consecutive"),
+                                                       ("features", 0, False, "consecutive"),
+                                                       ("ctt", 3, False, "consecutive"),
+                                                       ("ctt", 0, True, "consecutive"),
+                                                       ("ctt", 0, False, "cold_fit")])
+def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, given, rule):
     """With lag 3 the checkpoint of iteration 8 is written while the fit started after it runs
     in the background; the resumed run applies it after iteration 11, as the full run does.
     Started from a given clustering, the checkpoint of iteration 8 is written while the given
-    labels serve; the resumed run hands over to the chain's map after iteration 12, as the full run does."""
+    labels serve; the resumed run hands over to the chain's map after iteration 12, as the full run does.
+    With asd_switch_rule: cold_fit the gate's state (its last cold agreement) is in the checkpoint and the
+    resumed run switches on at the full run's step."""
     common = {**ASD, "algorithm": "freematch", "num_train_iter": 24, "num_eval_iter": 8, "epoch": 2,
               "asd_round_iter": 8, "asd_cluster_iter": 4, "asd_warmup_iter": 4, "asd_mapping": mapping,
-              "asd_recluster_lag": lag}
+              "asd_recluster_lag": lag, "asd_switch_rule": rule}
+    if rule == "cold_fit":  # labels may switch on at 8 or 12: the checkpoint of 8 holds a cold comparison
+        common.update(asd_warmup_iter=12)
     if given:  # maps never agree enough (ARI above 1): the hand-over is at asd_warmup_iter
         common.update(asd_init_assignments=_digits_pool_classes(tmp_path / "start.npy", corrupt=0.3),
                       asd_warmup_iter=12, asd_switch_ari=2.0)
@@ -122,6 +129,10 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, gi
         assert np.array_equal(decode(a["asd"])["cluster_map"]["mapper"]["mapping"], decode(b["asd"])["cluster_map"]["mapper"]["mapping"])
         for run in ("full", "resumed"):
             assert "takes over from asd_init_assignments after step 12" in (tmp_path / run / "log.txt").read_text()
+    if rule == "cold_fit":
+        saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
+        assert decode(saved["asd_gate"])["last_cold_agreement"] is not None
+        assert decode(a["asd_gate"])["on_since"] == decode(b["asd_gate"])["on_since"] is not None
     assert full["acc"] == resumed["acc"] and full["nmi"] == resumed["nmi"]
     from usb_asd.asd import background
 
