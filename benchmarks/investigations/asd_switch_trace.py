@@ -35,6 +35,7 @@ from typing import Dict, List, Optional
 # benchmarks/investigations/ -> the repository root (usb_asd)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
+from usb_asd.asd.label_gate import SWITCH_RULES, rule_agreement  # noqa: E402
 from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
 
 _STEP = re.compile(r"\] (\d+) iteration")
@@ -70,10 +71,8 @@ def first_switch(trace: Dict[str, list], rule: str, threshold: float) -> Optiona
     ``consecutive``: ``map_agreement >= threshold``; ``cold_fit``: both agreements ``>= threshold``
     (:class:`usb_asd.asd.label_gate.MapAgreementGate`).
     """
-    for i, consecutive in enumerate(trace["map_agreement"]):
-        cold = trace["cold_fit_agreement"][i]
-        agreement = consecutive if rule == "consecutive" else (
-            None if consecutive is None or cold is None else min(consecutive, cold))
+    for i, (consecutive, cold) in enumerate(zip(trace["map_agreement"], trace["cold_fit_agreement"])):
+        agreement = rule_agreement(rule, consecutive, cold)
         if agreement is not None and agreement >= threshold:
             return i
     return None
@@ -89,7 +88,7 @@ def summarise_run(run_dir: str, thresholds: List[float]) -> dict:
                          "run it with asd_switch_rule: cold_fit")
     seed = _SEED.search(text)
     switches = {}
-    for rule in ("consecutive", "cold_fit"):
+    for rule in SWITCH_RULES:
         for threshold in thresholds:
             i = first_switch(trace, rule, threshold)
             switches[f"{rule}@{threshold:g}"] = None if i is None else {

@@ -121,8 +121,9 @@ class ASDRoundHook(Hook):
         builder, gate = algorithm.asd_builder, algorithm.asd_gate
         was_on = gate.on_since is not None
         # asd_switch_rule: cold_fit: the map is trusted once a cold fit of the same transitions agrees.
-        cold = builder.compare_cold() if gate.needs_cold_fit and builder.slot_clusters is not None else None
-        gate.observe_map(it, builder.slot_clusters, None if cold is None else cold.agreement)
+        clusters = builder.slot_clusters
+        cold = builder.compare_cold() if gate.needs_cold_fit and clusters is not None else None
+        gate.observe_map(it, clusters, None if cold is None else cold.agreement)
         if gate.last_agreement is not None:
             algorithm.log_dict["train/asd_map_agreement"] = gate.last_agreement
         if gate.last_cold_agreement is not None:

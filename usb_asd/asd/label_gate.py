@@ -35,10 +35,26 @@ from typing import Any, Dict, Optional
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-__all__ = ["MapAgreementGate", "SWITCH_RULES"]
+__all__ = ["MapAgreementGate", "SWITCH_RULES", "rule_agreement"]
 
 #: What a map must agree with for the labels to switch on (``asd_switch_rule``).
 SWITCH_RULES = ("consecutive", "cold_fit")
+
+
+def rule_agreement(rule: str, consecutive: Optional[float], cold: Optional[float]) -> Optional[float]:
+    """The agreement ``rule`` compares with the threshold, or None where it has none yet.
+
+    Args:
+        rule: One of :data:`SWITCH_RULES`.
+        consecutive: ARI of the map with the previous one (None for the first map).
+        cold: ARI of the map with a cold fit of the same transitions (None where none was made).
+
+    Returns:
+        ``consecutive`` for ``consecutive``; ``min(consecutive, cold)`` for ``cold_fit``.
+    """
+    if rule == "consecutive":
+        return consecutive
+    return None if consecutive is None or cold is None else min(consecutive, cold)
 
 
 class MapAgreementGate:
@@ -72,12 +88,8 @@ class MapAgreementGate:
 
     @property
     def decisive_agreement(self) -> Optional[float]:
-        """The agreement the rule reads: with the previous map, or the lower of that and the cold fit's."""
-        if self.rule == "consecutive":
-            return self.last_agreement
-        if self.last_agreement is None or self.last_cold_agreement is None:
-            return None
-        return min(self.last_agreement, self.last_cold_agreement)
+        """The agreement the rule reads (:func:`rule_agreement` of the last map)."""
+        return rule_agreement(self.rule, self.last_agreement, self.last_cold_agreement)
 
     def observe_map(self, step: int, mapping: Optional[np.ndarray],
                     cold_agreement: Optional[float] = None) -> bool:
