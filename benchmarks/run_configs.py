@@ -129,7 +129,10 @@ def main(argv: List[str] | None = None) -> int:
             )
             record = run(args)
             record.update(config=config, variant=variant, overrides=overrides, command=command,
-                          acc_during_run=logged_scores(os.path.join(opts.save_dir, name, "log.txt")))
+                          acc_during_run=logged_scores(os.path.join(opts.save_dir, name, "log.txt")),
+                          # ASD: how right the slot labels were when they switched on ({step: ACC}; diagnostic).
+                          switch_on_label_acc=logged_scores(os.path.join(opts.save_dir, name, "log.txt"),
+                                                            "eval/asd_switch_on_label_acc"))
             runs.append(record)
             print(f"[benchmark] {config} {variant} seed {seed}: top1 {record['top1']} acc {record['acc']:.4f} "
                   f"nmi {record['nmi']:.4f} ari {record['ari']:.4f} in {record['wall_s']:.0f} s")

@@ -205,6 +205,12 @@ def test_cold_fit_switch_rule_runs_end_to_end_and_bad_settings_are_refused(tmp_p
     switched = [line for line in log.splitlines() if "cluster labels on after step" in line]
     assert len(switched) == 1
     assert "(the map agrees with a cold fit, ARI" in switched[0] or "(asd_warmup_iter reached" in switched[0]
+    # results.json says when the labels switched on, and when the default rule would have.
+    switch_on = json.loads((tmp_path / "run" / "results.json").read_text())["asd_switch_on"]
+    assert switch_on["rule"] == "cold_fit" and f"after step {switch_on['step']} " in switched[0]
+    assert 5 <= switch_on["consecutive_step"] <= switch_on["step"] <= 20
+    assert (f"consecutive maps alone would have switched on after step {switch_on['consecutive_step']}" in switched[0]
+            ) == (switch_on["consecutive_step"] != switch_on["step"])
     with pytest.raises(ValueError, match="asd_switch_rule must be one of"):
         _run(make_digits_config(**{**ASD, "asd_switch_rule": "stable"}))
     with pytest.raises(ValueError, match="asd_switch_rule: cold_fit compares the map with a cold k-Medoids fit "

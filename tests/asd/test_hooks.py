@@ -100,6 +100,9 @@ def test_the_cold_fit_rule_compares_until_the_switch_on_and_never_moves_the_map(
     assert gate.on_since == compared[-1][0] < 36
     assert min(compared[-1][1], compared[-1][2]) >= 0.999
     assert all(consecutive is None or min(consecutive, cold) < 0.999 for _, consecutive, cold in compared[:-1])
+    # The step at which the consecutive rule would have switched on, read off the same maps.
+    assert gate.consecutive_on_since == next(
+        step for step, consecutive, _ in compared if consecutive is not None and consecutive >= 0.999)
 
 
 # ---- starting from a given clustering (asd_init_assignments) ----------------------------------

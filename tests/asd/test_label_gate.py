@@ -107,3 +107,34 @@ def test_cold_fit_state_round_trip_and_states_from_before_the_rule():
 def test_an_unknown_rule_is_refused():
     with pytest.raises(ValueError, match="asd_switch_rule must be one of consecutive, cold_fit"):
         MapAgreementGate(0.9, 10, rule="stable")
+
+
+@pytest.mark.parametrize("cold", [(0.3, 0.5, 0.95), (0.3, 0.3, 0.3)])
+def test_a_cold_fit_run_notes_when_the_consecutive_rule_would_have_switched_on(cold):
+    """``consecutive_on_since`` is the step a gate with rule ``consecutive`` reaches on the same maps."""
+    maps = [(20, _shuffled(np.arange(40) % 4, 1)), (40, _shuffled(np.arange(40) % 4, 2)),
+            (50, np.arange(40) % 4), (100, np.arange(40) % 4), (150, np.arange(40) % 4), (200, np.arange(40) % 4)]
+    gate, consecutive = MapAgreementGate(0.9, 200, rule="cold_fit"), MapAgreementGate(0.9, 200)
+    for (step, mapping), agreement in zip(maps, (1.0, 1.0) + cold + (0.3,)):
+        gate.observe_map(step, mapping, cold_agreement=agreement if gate.needs_cold_fit else None)
+        consecutive.observe_map(step, mapping)
+    assert consecutive.on_since == consecutive.consecutive_on_since == 100
+    assert gate.consecutive_on_since == 100
+    assert gate.on_since == (150 if cold[-1] >= 0.9 else 200)  # the cap where no cold fit agrees
+
+
+def test_the_cap_bounds_the_consecutive_step_and_old_states_keep_it_where_it_is_known():
+    gate = MapAgreementGate(1.5, 100, rule="cold_fit")
+    gate.observe_map(50, np.arange(12) % 3, cold_agreement=1.0)
+    assert gate.observe_map(100, np.arange(12) % 3, cold_agreement=1.0)
+    assert gate.on_since == gate.consecutive_on_since == 100
+    old = {k: v for k, v in gate.state_dict().items() if k != "consecutive_on_since"}
+    restored = MapAgreementGate(1.5, 100, rule="cold_fit")
+    restored.load_state_dict(old)
+    assert restored.consecutive_on_since is None  # unknown for another rule
+    plain = MapAgreementGate(1.5, 100)
+    plain.load_state_dict({**old, "rule": "consecutive"})
+    assert plain.consecutive_on_since == 100  # under rule consecutive it is on_since
+    copy = MapAgreementGate(1.5, 100, rule="cold_fit")
+    copy.load_state_dict(gate.state_dict())
+    assert copy.consecutive_on_since == 100

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from inspect import signature
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -324,6 +324,13 @@ class ASDAdaptorMixin:
 
     def labelled_targets_ready(self) -> bool:
         return self.asd_labels_ready()
+
+    def results_extras(self) -> Dict[str, Any]:
+        """ASD's part of results.json: when the cluster labels switched on, and when rule
+        ``consecutive`` alone would have (equal steps: a run with it makes the same decisions)."""
+        gate = self.asd_gate
+        return {"asd_switch_on": {"rule": gate.rule, "step": gate.on_since,
+                                  "consecutive_step": gate.consecutive_on_since}}
 
     def asd_label_score(self) -> Optional[float]:
         """ACC of the current slots' cluster labels against ground truth, when the pool has it.

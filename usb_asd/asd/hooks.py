@@ -144,6 +144,8 @@ class ASDRoundHook(Hook):
                 reason = f"{agree}, ARI {agreement:.3f}"
             else:
                 reason = "asd_warmup_iter reached" + ("" if agreement is None else f", map agreement {agreement:.3f}")
+            if gate.consecutive_on_since is not None and gate.consecutive_on_since != gate.on_since:
+                reason += f"; consecutive maps alone would have switched on after step {gate.consecutive_on_since}"
             what = "the chain's own map takes over from asd_init_assignments" if given else "cluster labels on"
             right = "" if score is None else f", slot labels {score:.3f} right" + (
                 "" if before is None else f" (given: {before:.3f})")

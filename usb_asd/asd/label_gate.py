@@ -24,6 +24,11 @@ the latest at ``cap`` steps, whatever the maps do. Once on, the labels stay on.
   (The first map is itself a cold fit, so the cold agreement alone would pass
   it trivially; the previous map is what makes the check bite.)
 
+Whatever the rule, the gate also notes when ``consecutive`` alone would have
+switched on (``consecutive_on_since``, never later than ``on_since``): a run
+with the ``cold_fit`` rule says whether a run with the default would have made
+the same decision, and so been the same run.
+
 The adjusted Rand index runs over the ``n_l`` instance classes: label-free and
 blind to cluster ids. Plain numpy; nothing here imports semilearn.
 """
@@ -77,6 +82,8 @@ class MapAgreementGate:
         self.cap = int(cap)
         self.rule = rule
         self.on_since: Optional[int] = None
+        #: The step at which rule ``consecutive`` would have switched on (equal to ``on_since`` under that rule).
+        self.consecutive_on_since: Optional[int] = None
         self.last_agreement: Optional[float] = None
         self.last_cold_agreement: Optional[float] = None
         self._previous: Optional[np.ndarray] = None
@@ -106,12 +113,18 @@ class MapAgreementGate:
             self.last_cold_agreement = None if cold_agreement is None else float(cold_agreement)
             if self._previous is not None and self._previous.shape == mapping.shape:
                 self.last_agreement = float(adjusted_rand_score(self._previous, mapping))
+            if (self.consecutive_on_since is None and self.last_agreement is not None
+                    and self.last_agreement >= self.threshold):
+                self.consecutive_on_since = int(step)
             agreement = self.decisive_agreement
             if self.on_since is None and agreement is not None and agreement >= self.threshold:
                 self.on_since = int(step)
             self._previous = mapping
         if self.on_since is None and self.is_on(step):
             self.on_since = int(step)
+        if self.consecutive_on_since is None and self.is_on(step):
+            # Switched on at the cap, or by a rule no looser than consecutive's: the cap (or this step) bounds it too.
+            self.consecutive_on_since = int(step)
         return self.is_on(step)
 
     def is_on(self, step: int) -> bool:
@@ -120,11 +133,15 @@ class MapAgreementGate:
 
     def state_dict(self) -> Dict[str, Any]:
         return {"threshold": self.threshold, "cap": self.cap, "rule": self.rule, "on_since": self.on_since,
+                "consecutive_on_since": self.consecutive_on_since,
                 "last_agreement": self.last_agreement, "last_cold_agreement": self.last_cold_agreement,
                 "previous": None if self._previous is None else self._previous.copy()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.on_since = None if state["on_since"] is None else int(state["on_since"])
+        # States from before consecutive_on_since: under rule consecutive it is on_since; otherwise unknown.
+        self.consecutive_on_since = state.get(
+            "consecutive_on_since", self.on_since if state.get("rule", "consecutive") == "consecutive" else None)
         self.last_agreement = state["last_agreement"]
         self.last_cold_agreement = state.get("last_cold_agreement")  # states from before asd_switch_rule
         self._previous = None if state["previous"] is None else np.asarray(state["previous"], dtype=np.int64)

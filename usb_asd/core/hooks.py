@@ -129,6 +129,9 @@ class ResultsHook(Hook):
         # Mean, not median: periodic work (ASD's re-clustering, redraws) belongs in the cost.
         record["mean_iter_s"] = float(statistics.fmean(self._iter_times)) if self._iter_times else None
         record.update(validation_record(algorithm))
+        extras = getattr(algorithm, "results_extras", None)  # an adaptor's own entries (e.g. ASD's switch-on)
+        if extras is not None:
+            record.update(extras())
         sizes = getattr(algorithm, "last_eval_cluster_sizes", None)
         record["degenerate"] = degeneracy(sizes) if sizes is not None else None
         if record["degenerate"]:
