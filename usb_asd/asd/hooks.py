@@ -144,15 +144,16 @@ class ASDRoundHook(Hook):
                 reason = f"{agree}, ARI {agreement:.3f}"
             else:
                 reason = "asd_warmup_iter reached" + ("" if agreement is None else f", map agreement {agreement:.3f}")
-            if gate.consecutive_on_since is not None and gate.consecutive_on_since != gate.on_since:
-                reason += f"; consecutive maps alone would have switched on after step {gate.consecutive_on_since}"
             what = "the chain's own map takes over from asd_init_assignments" if given else "cluster labels on"
             right = "" if score is None else f", slot labels {score:.3f} right" + (
                 "" if before is None else f" (given: {before:.3f})")
+            # Under cold_fit: whether a run with the default rule would have decided otherwise (never later).
+            default_step = "" if gate.consecutive_on_since in (None, gate.on_since) else (
+                f"; consecutive maps alone would have switched on after step {gate.consecutive_on_since}")
             if compared is not None:
                 what += (f" ({'a cold fit replaced' if compared.replaced else 'kept'} the warm-started map: "
                          f"k-Medoids objective {compared.current:.2f}, cold fit {compared.cold:.2f})")
-            algorithm.print_fn(f"asd: {what} after step {it} ({reason}{right})")
+            algorithm.print_fn(f"asd: {what} after step {it} ({reason}{right}{default_step})")
             if score is not None:
                 algorithm.log_dict["eval/asd_switch_on_label_acc"] = score
         self._log_label_score(algorithm, "eval/asd_label_acc")
