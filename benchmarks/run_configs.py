@@ -69,6 +69,22 @@ def logged_scores(log_path: str, key: str = "eval/acc") -> Dict[str, float]:
     return scores
 
 
+def switch_on_slot_labels(log_path: str) -> Dict[str, float]:
+    """``{step: ACC}`` of ASD's slot labels when the cluster labels switched on, read from the run's
+    switch-on line (a diagnostic, scored with the pool's labels). Empty for other runs or without a score."""
+    import re
+
+    if not os.path.exists(log_path):
+        return {}
+    pattern = re.compile(r"asd: cluster labels on after step (\d+) \(.*?slot labels ([0-9.]+) right")
+    with open(log_path, encoding="utf-8") as handle:
+        for line in handle:
+            match = pattern.search(line)
+            if match:
+                return {match.group(1): float(match.group(2))}
+    return {}
+
+
 def parse_variant(text: str):
     """``"name:key=value,key=value"`` -> ``(name, {key: value})``, values read as YAML scalars."""
     from ruamel.yaml import YAML
@@ -131,8 +147,7 @@ def main(argv: List[str] | None = None) -> int:
             record.update(config=config, variant=variant, overrides=overrides, command=command,
                           acc_during_run=logged_scores(os.path.join(opts.save_dir, name, "log.txt")),
                           # ASD: how right the slot labels were when they switched on ({step: ACC}; diagnostic).
-                          switch_on_label_acc=logged_scores(os.path.join(opts.save_dir, name, "log.txt"),
-                                                            "eval/asd_switch_on_label_acc"))
+                          switch_on_label_acc=switch_on_slot_labels(os.path.join(opts.save_dir, name, "log.txt")))
             runs.append(record)
             print(f"[benchmark] {config} {variant} seed {seed}: top1 {record['top1']} acc {record['acc']:.4f} "
                   f"nmi {record['nmi']:.4f} ari {record['ari']:.4f} in {record['wall_s']:.0f} s")
