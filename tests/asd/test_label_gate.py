@@ -132,6 +132,8 @@ def test_the_cap_bounds_the_consecutive_step_and_old_states_keep_it_where_it_is_
     restored = MapAgreementGate(1.5, 100, rule="cold_fit")
     restored.load_state_dict(old)
     assert restored.consecutive_on_since is None  # unknown for another rule
+    restored.observe_map(150, np.arange(12) % 3)
+    assert restored.consecutive_on_since is None  # and not guessed later
     plain = MapAgreementGate(1.5, 100)
     plain.load_state_dict({**old, "rule": "consecutive"})
     assert plain.consecutive_on_since == 100  # under rule consecutive it is on_since

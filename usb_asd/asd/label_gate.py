@@ -122,9 +122,8 @@ class MapAgreementGate:
             self._previous = mapping
         if self.on_since is None and self.is_on(step):
             self.on_since = int(step)
-        if self.consecutive_on_since is None and self.is_on(step):
-            # Switched on at the cap, or by a rule no looser than consecutive's: the cap (or this step) bounds it too.
-            self.consecutive_on_since = int(step)
+            if self.consecutive_on_since is None:  # the cap binds the consecutive rule too
+                self.consecutive_on_since = int(step)
         return self.is_on(step)
 
     def is_on(self, step: int) -> bool:
