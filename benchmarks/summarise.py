@@ -91,7 +91,8 @@ def seeds_table(names: List[str]) -> str:
         seeds = sorted(runs)
         accs = [runs[s]["acc"] for s in seeds]
         vals = [runs[s]["val_acc"] for s in seeds if runs[s].get("val_acc") is not None]
-        falls = [max(runs[s]["acc_during_run"].values()) - runs[s]["acc"] for s in seeds
+        # The logged scores are rounded to 3 decimals and include the final one: clip the rounding's negative fall.
+        falls = [max(0.0, max(runs[s]["acc_during_run"].values()) - runs[s]["acc"]) for s in seeds
                  if runs[s].get("acc_during_run")]
         val = f"{statistics.fmean(vals):.3f}" if vals else "n/a"
         fall = f"{max(falls):.3f}" if falls else "n/a"
