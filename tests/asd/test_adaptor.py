@@ -83,21 +83,23 @@ def _digits_pool_classes(path, corrupt=0.0, seed=0):
     return str(path)
 
 
-@pytest.mark.parametrize("mapping, lag, given, rule", [("ctt", 0, False, "consecutive"),
-                                                       ("features", 0, False, "consecutive"),
-                                                       ("ctt", 3, False, "consecutive"),
-                                                       ("ctt", 0, True, "consecutive"),
-                                                       ("ctt", 0, False, "cold_fit")])
-def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, given, rule):
+@pytest.mark.parametrize("mapping, lag, given, rule, transitions", [("ctt", 0, False, "consecutive", "auto"),
+                                                                    ("features", 0, False, "consecutive", "auto"),
+                                                                    ("ctt", 3, False, "consecutive", "auto"),
+                                                                    ("ctt", 0, True, "consecutive", "auto"),
+                                                                    ("ctt", 0, False, "cold_fit", "auto"),
+                                                                    ("ctt", 0, False, "consecutive", "neighbours")])
+def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, given, rule, transitions):
     """With lag 3 the checkpoint of iteration 8 is written while the fit started after it runs
     in the background; the resumed run applies it after iteration 11, as the full run does.
     Started from a given clustering, the checkpoint of iteration 8 is written while the given
     labels serve; the resumed run hands over to the chain's map after iteration 12, as the full run does.
     With asd_switch_rule: cold_fit the gate's state (its last cold agreement) is in the checkpoint and the
-    resumed run switches on at the full run's step."""
+    resumed run switches on at the full run's step. With asd_transitions: neighbours the checkpoint of
+    iteration 8 holds the neighbour bank filled since the switch-on (at 4), and the resumed run reads it."""
     common = {**ASD, "algorithm": "freematch", "num_train_iter": 24, "num_eval_iter": 8, "epoch": 2,
               "asd_round_iter": 8, "asd_cluster_iter": 4, "asd_warmup_iter": 4, "asd_mapping": mapping,
-              "asd_recluster_lag": lag, "asd_switch_rule": rule}
+              "asd_recluster_lag": lag, "asd_switch_rule": rule, "asd_transitions": transitions}
     if rule == "cold_fit":  # labels may switch on at 8 or 12: the checkpoint of 8 holds a cold comparison
         common.update(asd_warmup_iter=12)
     if given:  # maps never agree enough (ARI above 1): the hand-over is at asd_warmup_iter
@@ -129,6 +131,11 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, gi
         assert np.array_equal(decode(a["asd"])["cluster_map"]["mapper"]["mapping"], decode(b["asd"])["cluster_map"]["mapper"]["mapping"])
         for run in ("full", "resumed"):
             assert "takes over from asd_init_assignments after step 12" in (tmp_path / run / "log.txt").read_text()
+    if transitions == "neighbours":
+        saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
+        assert len(decode(saved["asd"])["neighbour_bank"]["classes"]) == 4 * 64  # iterations 5-8, 64 images each
+        for key in ("features", "classes", "indices"):
+            assert np.array_equal(decode(a["asd"])["neighbour_bank"][key], decode(b["asd"])["neighbour_bank"][key])
     if rule == "cold_fit":
         saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
         assert decode(saved["asd_gate"])["last_cold_agreement"] is not None
@@ -263,9 +270,32 @@ def test_transitions_across_views_feed_the_map(tmp_path, make_digits_config):
         _run(make_digits_config(**{**ASD, "asd_transitions": "epochs"}))
     with pytest.raises(ValueError, match="does not use; set asd_transitions: visits"):
         _run(make_digits_config(**{**ASD, "algorithm": "pseudolabel", "asd_transitions": "views"}))
+    with pytest.raises(ValueError, match="neighbours until the labels switch on"):
+        _run(make_digits_config(**{**ASD, "algorithm": "pseudolabel", "asd_transitions": "neighbours"}))
     # auto (the default) reads views where the learner has them and visits where it has not.
     record = _run(make_digits_config(**{**ASD, "algorithm": "pseudolabel", "asd_transitions": "auto"}))
     assert 0.0 <= record["acc"] <= 1.0
+
+
+def test_neighbour_transitions_take_over_once_the_labels_are_on(tmp_path, make_digits_config):
+    """asd_transitions: neighbours: view moves while the labels are off, then each image's moves to its
+    10 nearest neighbours in the learner's feature space (up to 10 per image: far more than views give)."""
+    from usb_asd.core.checkpoint_codec import decode
+
+    record = _run(make_digits_config(**{**ASD, "algorithm": "fixmatch", "asd_transitions": "neighbours",
+                                        "num_log_iter": 1, "asd_switch_ari": 2.0}))
+    assert record["iterations"] == 30
+    moves = {}
+    for line in (tmp_path / "run" / "log.txt").read_text().splitlines():
+        if " iteration " in line and "train/asd_transitions:" in line:
+            step = int(line.split("] ")[1].split(" iteration")[0])
+            moves[step] = float(line.split("train/asd_transitions: ")[1].split(",")[0])
+    # Labels on at the cap (10): until then at most one move per image (64 a step); the bank fills from
+    # step 11 (its first batch has no neighbours yet) and then each image has up to 10.
+    assert max(moves[s] for s in range(1, 11)) <= 64
+    assert moves[11] == 0 and max(moves[s] for s in range(12, 30)) > 64
+    saved = torch.load(tmp_path / "run" / "latest_model.pth", map_location="cpu", weights_only=False)
+    assert len(decode(saved["asd"])["neighbour_bank"]["classes"]) == 20 * 64
 
 
 @pytest.mark.parametrize("clustering", ["kmeans", "spectral"])

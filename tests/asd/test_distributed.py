@@ -60,6 +60,8 @@ class RecordASDState:
             counts=builder.tracker.transition_counts().toarray(),
             rounds=builder.rounds,
             local_moves=self.asd_local_moves,
+            neighbour_classes=builder.neighbour_bank.state_dict()["classes"],
+            neighbour_features=builder.neighbour_bank.state_dict()["features"],
         )
 
 
@@ -143,13 +145,18 @@ ASD_2PROC = dict(
 
 
 @needs_no_cuda
-@pytest.mark.parametrize("cold_refit,cold_fit_gate", [("never", False), ("labels_on", True)])
-def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config, cold_refit, cold_fit_gate):
+@pytest.mark.parametrize("cold_refit,cold_fit_gate,transitions", [("never", False, "views"),
+                                                                   ("labels_on", True, "views"),
+                                                                   ("never", False, "neighbours")])
+def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config, cold_refit, cold_fit_gate,
+                                                   transitions):
     """Slots, cluster labels and transitions are identical on both ranks at every re-clustering and redraw,
     and the transitions of both ranks' shards are counted; with asd_cold_refit, rank 0's competition is shared,
-    and with asd_switch_rule: cold_fit, rank 0's comparison (every rank's gate reads it)."""
+    and with asd_switch_rule: cold_fit, rank 0's comparison (every rank's gate reads it). With
+    asd_transitions: neighbours both ranks' batches fill one neighbour bank, the same on both."""
     gate = dict(asd_switch_rule="cold_fit", asd_warmup_iter=15) if cold_fit_gate else {}
-    record = main(parse_config(make_digits_config(**{**ASD_2PROC, **gate}, asd_cold_refit=cold_refit),
+    record = main(parse_config(make_digits_config(**{**ASD_2PROC, **gate, "asd_transitions": transitions},
+                                                  asd_cold_refit=cold_refit),
                                extra_arguments=_extra_arguments), extra_mixins=(RecordASDState,))
     assert record is not None and record["world_size"] == 2 and record["iterations"] == 20
     dumps = sorted(glob.glob(str(tmp_path / "run" / "asd_rank0_*.npz")))
@@ -158,7 +165,7 @@ def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config,
     labelled = 0
     for path in dumps:
         a, b = np.load(path), np.load(path.replace("asd_rank0_", "asd_rank1_"))
-        for key in ("slots", "clusters", "bank", "counts", "rounds"):
+        for key in ("slots", "clusters", "bank", "counts", "rounds", "neighbour_classes", "neighbour_features"):
             np.testing.assert_array_equal(a[key], b[key], err_msg=f"{key} differs between ranks: {path}")
         labelled += int(np.all(a["clusters"] >= 0))
     assert labelled >= 3  # the map existed at the later re-clusterings
@@ -173,6 +180,8 @@ def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config,
     log = (tmp_path / "run" / "log.txt").read_text()
     if cold_refit == "labels_on":  # the competition at the switch-on ran (on rank 0, shared by the broadcast)
         assert "the warm-started map: k-Medoids objective" in log
+    if transitions == "neighbours":  # on since step 5: both ranks' 2 x 32 images a step from 6 to 20
+        assert len(np.load(dumps[-1])["neighbour_classes"]) == 15 * 64
     if cold_fit_gate:  # the gate compared the map at 10 with a cold fit (logged there) before its switch-on
         assert "train/asd_cold_fit_agreement" in log
 

@@ -44,8 +44,9 @@ from .label_gate import SWITCH_RULES, MapAgreementGate
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
 #: Where class transitions are read (``asd_transitions``): an image's argmax at
-#: successive visits (SoC's tracking), or its weak view's argmax -> its strong view's in one batch.
-TRANSITION_SOURCES = ("views", "visits", "auto")
+#: successive visits (SoC's tracking), its weak view's argmax -> its strong view's in one batch,
+#: or (once labels are on) an image's argmax -> its feature-space neighbours' (.neighbour_transitions).
+TRANSITION_SOURCES = ("views", "visits", "neighbours", "auto")
 #: When a cold k-Medoids fit competes with the warm-started map (``asd_cold_refit``).
 COLD_REFITS = ("never", "handover", "labels_on")
 
@@ -98,7 +99,9 @@ ASD_VARIANT_ARGUMENTS: List[PluginArgument] = [
                    "optimal transport, or in draw order (ablation)"),
     PluginArgument("--asd_transitions", str, "auto",
                    f"one of {TRANSITION_SOURCES}: argmax moves from an image's weak view to its strong view, or "
-                   "between its visits (SoC); auto: views for learners with a strong view, else visits"),
+                   "between its visits (SoC); neighbours: views until the labels switch on, then from each image to "
+                   "its 10 nearest neighbours in the learner's feature space (an option); auto: views for learners "
+                   "with a strong view, else visits"),
     PluginArgument("--asd_mapping", str, "ctt",
                    f"one of {MAPPINGS} (usb_asd.asd.cluster_maps.CLUSTER_MAPS): k-Medoids on class transitions "
                    "(ASD), a clustering of the pool's features (asd_feature_clustering; not the paper's), or "
@@ -209,10 +212,11 @@ class ASDAdaptorMixin:
         self.asd_transition_source = args.asd_transitions
         if args.asd_transitions == "auto":
             self.asd_transition_source = "views" if has_strong_view else "visits"
-        if self.asd_transition_source == "views" and not has_strong_view:
+        if self.asd_transition_source in ("views", "neighbours") and not has_strong_view:
             raise ValueError(
-                f"asd_transitions: views reads the strong unlabelled view (x_ulb_s), which algorithm "
-                f"'{args.algorithm}' does not use; set asd_transitions: visits"
+                f"asd_transitions: {self.asd_transition_source} reads the strong unlabelled view (x_ulb_s; "
+                f"neighbours until the labels switch on), which algorithm '{args.algorithm}' does not use; "
+                f"set asd_transitions: visits"
             )
         super().__init__(args, net_builder, tb_log=tb_log, logger=logger, **kwargs)
 

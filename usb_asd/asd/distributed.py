@@ -48,7 +48,8 @@ from .mapping import ColdFitComparison
 from .pipeline import ASDSettings, ClusterLabelBuilder
 from .scale import check_scale
 
-__all__ = ["SharedLabelBuilder", "make_label_builder", "distributed_world", "gather_pairs", "sum_over_ranks"]
+__all__ = ["SharedLabelBuilder", "make_label_builder", "distributed_world", "gather_pairs", "gather_rows",
+           "sum_over_ranks"]
 
 
 def distributed_world() -> Tuple[int, int]:
@@ -143,6 +144,22 @@ def gather_pairs(first: np.ndarray, second: np.ndarray) -> Tuple[np.ndarray, np.
     return pairs[0].copy(), pairs[1].copy()
 
 
+def gather_rows(rows: np.ndarray) -> np.ndarray:
+    """All-gather a float32 ``(n_rank, d)`` array from every rank, concatenated in rank order (ragged ``n``)."""
+    group = _host_group()
+    world_size = dist.get_world_size(group)
+    local = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
+    size = torch.tensor([local.shape[0]], dtype=torch.int64)
+    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world_size)]
+    dist.all_gather(sizes, size, group=group)
+    counts = [int(s) for s in sizes]
+    padded = torch.zeros((max(counts), local.shape[1]), dtype=torch.float32)
+    padded[: local.shape[0]] = local
+    gathered = [torch.empty_like(padded) for _ in range(world_size)]
+    dist.all_gather(gathered, padded, group=group)
+    return torch.cat([g[:n] for g, n in zip(gathered, counts)]).numpy()
+
+
 class SharedLabelBuilder(ClusterLabelBuilder):
     """A :class:`~.pipeline.ClusterLabelBuilder` whose state is one across the ranks.
 
@@ -191,6 +208,11 @@ class SharedLabelBuilder(ClusterLabelBuilder):
     def observe_views(self, weak_predictions: np.ndarray, strong_predictions: np.ndarray) -> int:
         """Record weak -> strong argmax moves of every rank's batch (gathered); returns the moves of all."""
         return super().observe_views(*gather_pairs(weak_predictions, strong_predictions))
+
+    def observe_neighbours(self, features: np.ndarray, predictions: np.ndarray, sample_idx: np.ndarray) -> int:
+        """Every rank's batch (gathered, in rank order) meets the bank and joins it: the banks stay equal."""
+        rows = gather_rows(np.asarray(features, dtype=np.float32))
+        return super().observe_neighbours(rows, *gather_pairs(predictions, sample_idx))
 
     # ---- redraws and re-clusterings: rank 0 computes, the others load -----------
     def draw(self, features: Optional[np.ndarray] = None) -> np.ndarray:

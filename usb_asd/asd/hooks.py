@@ -26,7 +26,9 @@ class ASDInstanceHook(Hook):
     * Class transition tracking (``asd_transitions``): ``views`` records each
       image's weak-view argmax -> strong-view argmax in this batch; ``visits``
       records the weak-view argmax per sample index, a transition being a change
-      since the image's previous visit (SoC).
+      since the image's previous visit (SoC); ``neighbours``, once the chain's
+      labels are on, each image's weak-view argmax -> those of its nearest
+      neighbours in the learner's feature space (:mod:`.neighbour_transitions`).
     * Warm-up: until cluster labels are switched on (``asd_labels_ready``),
       the learner's own loss is multiplied by 0 (its labelled targets are placeholders).
     """
@@ -59,14 +61,23 @@ class ASDInstanceHook(Hook):
                             + args.asd_instance_ssl_ratio * ssl_loss)
 
         # One host transfer (one device sync) for the tracker's argmax and the logged scalars.
-        views = algorithm.asd_transition_source == "views" and strong is not None
+        source, builder = algorithm.asd_transition_source, algorithm.asd_builder
+        # asd_transitions: neighbours reads the learner's feature space once the chain's own labels are on
+        # (before, the instance stage's features alone: view moves, as under views).
+        neighbours = (source == "neighbours" and weak is not None and batch["idx_ulb"] is not None
+                      and ready and not builder.given_labels_on)
+        views = source in ("views", "neighbours") and not neighbours and strong is not None
         host = fetch({"instance_loss": instance_loss, "ssl_loss": ssl_loss, "weak": weak,
-                      "strong": strong if views else None})
+                      "strong": strong if views else None,
+                      "features": F.normalize(feat_w.detach().float(), dim=1) if neighbours else None})
         moves = 0
-        if views:
-            moves = algorithm.asd_builder.observe_views(host["weak"], host["strong"])
+        if neighbours:
+            moves = builder.observe_neighbours(host["features"].reshape(len(host["weak"]), -1), host["weak"],
+                                               batch["idx_ulb"].cpu().numpy())
+        elif views:
+            moves = builder.observe_views(host["weak"], host["strong"])
         elif weak is not None and batch["idx_ulb"] is not None:
-            moves = algorithm.asd_builder.observe(batch["idx_ulb"].cpu().numpy(), host["weak"])
+            moves = builder.observe(batch["idx_ulb"].cpu().numpy(), host["weak"])
         algorithm.log_dict["train/asd_instance_loss"] = float(host["instance_loss"][0])
         algorithm.log_dict["train/asd_instance_ssl_loss"] = float(host["ssl_loss"][0])
         algorithm.log_dict["train/asd_transitions"] = float(moves)

@@ -30,6 +30,7 @@ from .background import BackgroundJob, FinishedJob
 from .cluster_maps import CLUSTER_MAPS, no_fit
 from .feature_clusters import FEATURE_CLUSTERINGS
 from .mapping import DISTANCES, ColdFitComparison
+from .neighbour_transitions import FeatureNeighbourBank
 from .sampling import SAMPLERS
 from .transitions import ClassTransitionTracker
 
@@ -190,6 +191,8 @@ class ClusterLabelBuilder:
         self.sampler = SAMPLERS[settings.sampler](num_samples, settings.seed)
         self.placement = PLACEMENTS[settings.alignment]
         self.tracker = ClassTransitionTracker(num_samples, settings.num_instances, settings.window)
+        # Filled only under asd_transitions: neighbours, once the labels are on (empty: a few bytes).
+        self.neighbour_bank = FeatureNeighbourBank()
         self.cluster_map = CLUSTER_MAPS[settings.mapping](settings, num_samples)
         self.slots: Optional[np.ndarray] = None
         self.rounds = 0
@@ -257,6 +260,11 @@ class ClusterLabelBuilder:
     def observe_views(self, weak_predictions: np.ndarray, strong_predictions: np.ndarray) -> int:
         """Record the instance head's argmax moving from each image's weak view to its strong view."""
         return self.tracker.record(weak_predictions, strong_predictions)
+
+    def observe_neighbours(self, features: np.ndarray, predictions: np.ndarray, sample_idx: np.ndarray) -> int:
+        """Record moves from each image's instance class to those of its nearest neighbours in feature space
+        (:class:`.neighbour_transitions.FeatureNeighbourBank`), then remember the batch."""
+        return self.tracker.record(*self.neighbour_bank.observe(features, predictions, sample_idx))
 
     @property
     def needs_features_to_recluster(self) -> bool:
@@ -432,7 +440,9 @@ class ClusterLabelBuilder:
         # The given clustering is not in _current_state: every rank reads it from the file, so a
         # redraw's broadcast need not carry N ids.
         given = None if self._given is None else {"clusters": self._given.copy(), "labels_on": self._given_labels_on}
-        return {**self._current_state(), "pending_recluster": pending, "given": given}
+        # Like the tracker, the neighbour bank is fed the same batches on every rank: not broadcast.
+        return {**self._current_state(), "pending_recluster": pending, "given": given,
+                "neighbour_bank": self.neighbour_bank.state_dict()}
 
     def _current_state(self) -> Dict[str, Any]:
         """The state without the pending re-clustering (what a redraw broadcasts)."""
@@ -463,6 +473,8 @@ class ClusterLabelBuilder:
         self.rounds = int(state["rounds"])
         pending = state["pending_recluster"] if "pending_recluster" in state else None  # absent from a broadcast
         self._pending = None if pending is None else (int(pending["apply_at"]), FinishedJob(pending["result"]))
+        if "neighbour_bank" in state:  # absent from a broadcast, and from checkpoints written before it existed
+            self.neighbour_bank.load_state_dict(state["neighbour_bank"])
         if "given" in state:  # absent from a broadcast (.distributed)
             given = state["given"]
             self._given = None if given is None else np.asarray(given["clusters"], dtype=np.int64)
