@@ -39,7 +39,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -164,8 +164,11 @@ def refit_scores(run_dir: str) -> Dict[str, Any]:
                        "cold_sizes": sorted(np.bincount(cold.mapping, minlength=k).tolist())}}
 
 
-def main(argv: List[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def offline_main(description: str, score_run: Callable[[str], Dict[str, Any]], describe: Callable[[Dict], str],
+                 tag: str, script: str, argv: Optional[List[str]]) -> int:
+    """The command line the offline checkpoint readers share: run folders in (each checked for a
+    ``latest_model.pth`` before any is read), one row per run printed, one JSON record out."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("runs", nargs="+", help="run folders (save_dir/save_name) with a latest_model.pth")
     parser.add_argument("--out", required=True)
     opts = parser.parse_args(argv)
@@ -174,19 +177,25 @@ def main(argv: List[str] | None = None) -> int:
             raise SystemExit(f"{run_dir}: no latest_model.pth (a finished run's folder was expected)")
     rows = []
     for run_dir in opts.runs:
-        row = refit_scores(run_dir)
-        rows.append(row)
-        print(f"[map refit] {row['run']}: " + ", ".join(
-            f"{m} {row[m]['val_acc']:.3f} (objective {row[m]['objective']:.2f})"
-            for m in ("stored", "warm", "cold", "best", "balanced", "prototypes", "oracle"))
-            + f"; oracle partition cost {row['oracle']['partition_cost']:.2f} vs cold "
-            f"{row['oracle']['cold_partition_cost']:.2f}; classes per cluster: oracle {row['oracle']['sizes']}, "
-            f"cold {row['oracle']['cold_sizes']}", flush=True)
-    command = "python " + " ".join([os.path.relpath(__file__)] + (argv if argv is not None else sys.argv[1:]))
+        rows.append(score_run(run_dir))
+        print(f"[{tag}] {rows[-1]['run']}: {describe(rows[-1])}", flush=True)
+    command = "python " + " ".join([os.path.relpath(script)] + (argv if argv is not None else sys.argv[1:]))
     write_json_atomic(opts.out, {"command": command, "commit": git_commit(), "machine": machine_info(),
                                  "runs": rows})
-    print(f"[map refit] wrote {opts.out}")
+    print(f"[{tag}] wrote {opts.out}")
     return 0
+
+
+def describe_refit(row: Dict[str, Any]) -> str:
+    return (", ".join(f"{m} {row[m]['val_acc']:.3f} (objective {row[m]['objective']:.2f})"
+                      for m in ("stored", "warm", "cold", "best", "balanced", "prototypes", "oracle"))
+            + f"; oracle partition cost {row['oracle']['partition_cost']:.2f} vs cold "
+            f"{row['oracle']['cold_partition_cost']:.2f}; classes per cluster: oracle {row['oracle']['sizes']}, "
+            f"cold {row['oracle']['cold_sizes']}")
+
+
+def main(argv: List[str] | None = None) -> int:
+    return offline_main(__doc__.splitlines()[0], refit_scores, describe_refit, "map refit", __file__, argv)
 
 
 if __name__ == "__main__":

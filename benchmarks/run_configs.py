@@ -70,13 +70,15 @@ def logged_scores(log_path: str, key: str = "eval/acc") -> Dict[str, float]:
 
 
 def switch_on_slot_labels(log_path: str) -> Dict[str, float]:
-    """``{step: ACC}`` of ASD's slot labels when the cluster labels switched on, read from the run's
-    switch-on line (a diagnostic, scored with the pool's labels). Empty for other runs or without a score."""
+    """``{step: ACC}`` of ASD's slot labels when the cluster labels switched on (or, started from
+    ``asd_init_assignments``, when the chain's own map took over), read from the run's switch-on line
+    (a diagnostic, scored with the pool's labels). Empty for other runs or without a score."""
     import re
 
     if not os.path.exists(log_path):
         return {}
-    pattern = re.compile(r"asd: cluster labels on after step (\d+) \(.*?slot labels ([0-9.]+) right")
+    pattern = re.compile(r"asd: (?:cluster labels on|the chain's own map takes over from asd_init_assignments.*?) "
+                         r"after step (\d+) \(.*?slot labels ([0-9.]+) right")
     with open(log_path, encoding="utf-8") as handle:
         for line in handle:
             match = pattern.search(line)

@@ -23,6 +23,14 @@ def test_the_switch_on_line_gives_the_step_and_the_slot_labels_score(tmp_path):
     assert logged_scores(str(log)) == {"500": 0.7167, "1000": 0.9417}
 
 
+def test_the_hand_over_from_given_assignments_counts_as_the_switch_on(tmp_path):
+    log = tmp_path / "log.txt"
+    log.write_text("[x INFO] asd: the chain's own map takes over from asd_init_assignments (a cold fit replaced the "
+                   "warm-started map: k-Medoids objective 30.38, cold fit 22.51) after step 1000 (asd_warmup_iter "
+                   "reached, map agreement 0.875, slot labels 0.910 right (given: 0.680))\n")
+    assert switch_on_slot_labels(str(log)) == {"1000": 0.91}
+
+
 def test_runs_without_a_switch_on_or_a_log_give_nothing(tmp_path):
     log = tmp_path / "log.txt"
     log.write_text(LOG.replace("asd: cluster labels on", "asd: something else"))
