@@ -101,8 +101,9 @@ def test_plan_matches_pots_log_domain_sinkhorn_on_either_side_of_the_switch(reg)
     logits = rng.normal(size=(12, 12)) * 3.0
     cost = instance_slot_cost(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)))
     a = np.full(12, 1.0 / 12)
-    reference = ot.sinkhorn(a, a, cost / cost.max(), reg, method="sinkhorn_log", numItermax=100000, stopThr=1e-12)
-    plan = sinkhorn_plan(cost, reg=reg, num_iter_max=100000, stop_thr=1e-12)
+    # 20,000 iterations bring the 0.005 plan's marginals to 3e-6 (100,000: 1e-6, at 5x the time).
+    reference = ot.sinkhorn(a, a, cost / cost.max(), reg, method="sinkhorn_log", numItermax=20000, stopThr=1e-12)
+    plan = sinkhorn_plan(cost, reg=reg, num_iter_max=20000, stop_thr=1e-12)
     np.testing.assert_allclose(plan, reference, atol=1e-9)
     # At reg 0.005 the plan is nearly a permutation and Sinkhorn converges slowly (see align_to_slots).
     np.testing.assert_allclose(plan.sum(axis=0), a, atol=1e-5)
