@@ -112,10 +112,25 @@ def _host_group():
     return _HOST_GROUP["group"]
 
 
+def _gather_ragged(local: torch.Tensor) -> torch.Tensor:
+    """All-gather a host tensor whose first dimension may differ between ranks, concatenated in rank order
+    (sizes are gathered first, then each rank's part is padded to the longest)."""
+    group = _host_group()
+    world_size = dist.get_world_size(group)
+    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world_size)]
+    dist.all_gather(sizes, torch.tensor([local.shape[0]], dtype=torch.int64), group=group)
+    counts = [int(s.item()) for s in sizes]
+    padded = local.new_zeros((max(counts), *local.shape[1:]))
+    padded[: local.shape[0]] = local
+    gathered = [torch.empty_like(padded) for _ in range(world_size)]
+    dist.all_gather(gathered, padded, group=group)
+    return torch.cat([g[:n] for g, n in zip(gathered, counts)])
+
+
 def gather_pairs(first: np.ndarray, second: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """All-gather two equally long int64 vectors from every rank, concatenated in rank order.
 
-    Ranks may hold different lengths (sizes are gathered first, then padded).
+    Ranks may hold different lengths.
 
     Args:
         first: ``(B_r,)`` integers of this rank (e.g. sample indices).
@@ -128,36 +143,13 @@ def gather_pairs(first: np.ndarray, second: np.ndarray) -> Tuple[np.ndarray, np.
     second = np.asarray(second, dtype=np.int64).reshape(-1)
     if first.shape != second.shape:
         raise ValueError(f"gather_pairs: {first.size} entries against {second.size}")
-    group = _host_group()
-    world_size = dist.get_world_size(group)
-    size = torch.tensor([first.size], dtype=torch.int64)
-    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world_size)]
-    dist.all_gather(sizes, size, group=group)
-    sizes_np = [int(s.item()) for s in sizes]
-    longest = max(sizes_np)
-    local = torch.full((2, longest), -1, dtype=torch.int64)
-    local[0, : first.size] = torch.from_numpy(first)
-    local[1, : second.size] = torch.from_numpy(second)
-    gathered = [torch.empty((2, longest), dtype=torch.int64) for _ in range(world_size)]
-    dist.all_gather(gathered, local, group=group)
-    pairs = torch.cat([g[:, :n] for g, n in zip(gathered, sizes_np)], dim=1).numpy()
-    return pairs[0].copy(), pairs[1].copy()
+    pairs = _gather_ragged(torch.from_numpy(np.stack([first, second], axis=1))).numpy()
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
 
 
 def gather_rows(rows: np.ndarray) -> np.ndarray:
     """All-gather a float32 ``(n_rank, d)`` array from every rank, concatenated in rank order (ragged ``n``)."""
-    group = _host_group()
-    world_size = dist.get_world_size(group)
-    local = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
-    size = torch.tensor([local.shape[0]], dtype=torch.int64)
-    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world_size)]
-    dist.all_gather(sizes, size, group=group)
-    counts = [int(s) for s in sizes]
-    padded = torch.zeros((max(counts), local.shape[1]), dtype=torch.float32)
-    padded[: local.shape[0]] = local
-    gathered = [torch.empty_like(padded) for _ in range(world_size)]
-    dist.all_gather(gathered, padded, group=group)
-    return torch.cat([g[:n] for g, n in zip(gathered, counts)]).numpy()
+    return _gather_ragged(torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))).numpy()
 
 
 class SharedLabelBuilder(ClusterLabelBuilder):
