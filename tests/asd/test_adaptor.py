@@ -84,13 +84,14 @@ def _digits_pool_classes(path, corrupt=0.0, seed=0):
     return str(path)
 
 
-@pytest.mark.parametrize("mapping, lag, given, rule, transitions", [("ctt", 0, False, "consecutive", "auto"),
-                                                                    ("features", 0, False, "consecutive", "auto"),
-                                                                    ("ctt", 3, False, "consecutive", "auto"),
-                                                                    ("ctt", 0, True, "consecutive", "auto"),
-                                                                    ("ctt", 0, False, "cold_fit", "auto"),
-                                                                    ("ctt", 0, False, "consecutive", "neighbours")])
-def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, given, rule, transitions):
+@pytest.mark.parametrize("mapping, lag, given, rule, transitions, prototypes", [
+    ("ctt", 0, False, "consecutive", "auto", "gradient"),
+    ("features", 0, False, "consecutive", "auto", "gradient"),
+    ("ctt", 3, False, "consecutive", "auto", "gradient"),
+    ("ctt", 0, True, "consecutive", "auto", "gradient"),
+    ("ctt", 0, False, "cold_fit", "auto", "gradient"),
+    ("ctt", 0, False, "consecutive", "neighbours", "mean")])
+def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, given, rule, transitions, prototypes):
     """With lag 3 the checkpoint of iteration 8 is written while the fit started after it runs
     in the background; the resumed run applies it after iteration 11, as the full run does.
     Started from a given clustering, the checkpoint of iteration 8 is written while the given
@@ -98,10 +99,15 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, gi
     With asd_switch_rule: cold_fit the gate's state (its last cold agreement) is in the checkpoint and the
     resumed run switches on at the full run's step. With asd_transitions: neighbours the full run counts
     view moves (at most one per image) until the labels switch on at 4, then neighbour moves (up to 10 per
-    image); the checkpoint of iteration 8 holds the neighbour bank filled since, and the resumed run reads it."""
+    image); the checkpoint of iteration 8 holds the neighbour bank filled since, and the resumed run reads it.
+    With asd_prototype_update: mean the prototypes, frozen for 6 steps, move as running means from then on
+    (no gradient), stay unit rows, and the resumed run moves them as the full run does."""
     common = {**ASD, "algorithm": "freematch", "num_train_iter": 24, "num_eval_iter": 8, "epoch": 2,
               "asd_round_iter": 8, "asd_cluster_iter": 4, "asd_warmup_iter": 4, "asd_mapping": mapping,
-              "asd_recluster_lag": lag, "asd_switch_rule": rule, "asd_transitions": transitions}
+              "asd_recluster_lag": lag, "asd_switch_rule": rule, "asd_transitions": transitions,
+              "asd_prototype_update": prototypes}
+    if prototypes == "mean":
+        common.update(asd_freeze_prototypes_iter=6)
     if rule == "cold_fit":  # labels may switch on at 8 or 12: the checkpoint of 8 holds a cold comparison
         common.update(asd_warmup_iter=12)
     if given:  # maps never agree enough (ARI above 1): the hand-over is at asd_warmup_iter
@@ -145,6 +151,12 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, gi
         assert len(decode(saved["asd"])["neighbour_bank"]["classes"]) == 4 * 64  # iterations 5-8, 64 images each
         for key in ("features", "classes", "indices"):
             assert np.array_equal(decode(a["asd"])["neighbour_bank"][key], decode(b["asd"])["neighbour_bank"][key])
+    if prototypes == "mean":
+        name = "instance_head.prototypes"
+        final = a["model"][name]
+        assert torch.allclose(final.norm(dim=1), torch.ones(len(final)), atol=1e-5)  # running means are unit rows
+        saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)["model"][name]
+        assert not torch.equal(saved, final)  # moved after step 8
     if rule == "cold_fit":
         saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
         assert decode(saved["asd_gate"])["last_cold_agreement"] is not None

@@ -35,11 +35,12 @@ from ..outputs.assignments import image_names
 from .cluster_maps import CLUSTER_MAPS
 from .feature_clusters import FEATURE_CLUSTERINGS
 from .mapping import DISTANCES
-from .distributed import make_label_builder, sum_over_ranks
+from .distributed import distributed_world, make_label_builder, sum_over_ranks
 from .pipeline import (ALIGNMENTS, MAPPINGS, SAMPLER_NAMES, ASDSettings, default_num_instances,
                        resolve_draw_factor)
 from .init_assignments import read_given_assignments
 from .instance_objective import BalancedInstanceObjective
+from .prototype_means import PROTOTYPE_UPDATES, epoch_momentum
 from .label_gate import SWITCH_RULES, MapAgreementGate
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
@@ -79,6 +80,9 @@ ASD_METHOD_ARGUMENTS: List[PluginArgument] = [
                    "unlabelled batch (0: off, the instance head then learns from the sampled instances only)"),
     PluginArgument("--asd_freeze_prototypes_iter", int, 100,
                    "iterations during which the instance head's prototypes get no gradient (the features are random)"),
+    PluginArgument("--asd_prototype_update", str, "gradient",
+                   f"one of {PROTOTYPE_UPDATES}: how the instance head's prototypes move, by the swapped-prediction "
+                   "gradient (SwAV) or as running means of their cells (online spherical k-means; an option)"),
     PluginArgument("--asd_init_assignments", str, None,
                    "start from a given clustering instead of cold: an assignments CSV (columns image, cluster; "
                    "a run's own assignments.csv) or a .npy of cluster ids in pool order; its labels serve until "
@@ -177,6 +181,13 @@ def asd_settings_from_args(args, num_samples: Optional[int] = None) -> ASDSettin
     if args.asd_instance_ssl_ratio < 0 or args.asd_freeze_prototypes_iter < 0:
         raise ValueError("asd_instance_ssl_ratio and asd_freeze_prototypes_iter must be >= 0, got "
                          f"{args.asd_instance_ssl_ratio} and {args.asd_freeze_prototypes_iter}")
+    prototype_update = getattr(args, "asd_prototype_update", "gradient")  # checkpoints written before the key
+    if prototype_update not in PROTOTYPE_UPDATES:
+        raise ValueError(f"asd_prototype_update must be one of {PROTOTYPE_UPDATES}, got {prototype_update!r}")
+    if prototype_update == "mean" and args.asd_instance_ssl_ratio == 0:
+        raise ValueError("asd_prototype_update: mean moves the prototypes with the unlabelled batches' projections, "
+                         "which asd_instance_ssl_ratio: 0 switches off; set asd_instance_ssl_ratio above 0 or "
+                         "asd_prototype_update: gradient")
     n_l = args.asd_num_instances or default_num_instances(args.num_classes, num_samples)
     variants = dict(sampler=args.asd_sampler, alignment=args.asd_alignment, mapping=args.asd_mapping,
                     kmedoids_distance=args.asd_kmedoids_distance, feature_clustering=args.asd_feature_clustering)
@@ -245,6 +256,9 @@ class ASDAdaptorMixin:
         self.asd_objective = BalancedInstanceObjective(
             self.asd_settings.num_instances, self.args.batch_size * self.args.uratio, sum_over_ranks()
         )
+        # asd_prototype_update: mean: a running mean over about one pass over the pool (.prototype_means).
+        _, world_size = distributed_world()
+        self.asd_prototype_momentum = epoch_momentum(self.args.batch_size * self.args.uratio * world_size, len(pool))
         self.asd_table = SlotTable(self.asd_settings.num_instances, self.args.asd_round_iter)
         with_strong = "x_lb_s" in signature(self.train_step).parameters
         dataset_dict["train_lb"] = SlotDataset(pool, self.asd_table, self.asd_settings.num_clusters, with_strong)
@@ -301,7 +315,11 @@ class ASDAdaptorMixin:
 
     # ---- model ------------------------------------------------------------
     def set_model(self):
-        return TwoHeadNet(super().set_model(), self.asd_settings.num_instances)
+        model = TwoHeadNet(super().set_model(), self.asd_settings.num_instances)
+        if getattr(self.args, "asd_prototype_update", "gradient") == "mean":
+            # Moved by ASDInstanceHook as running means, never by the optimiser.
+            model.instance_head.prototypes.requires_grad_(False)
+        return model
 
     def set_ema_model(self):
         # Same as building a fresh net and loading the model's weights (USB's

@@ -7,7 +7,9 @@ from semilearn.core.hooks import Hook
 
 from ..core.hooks import learner_features
 from ..nets.two_head import unwrap
+from .distributed import sum_over_ranks
 from .host import fetch
+from .prototype_means import update_prototype_means
 from .schedule import recluster_due
 
 
@@ -20,7 +22,9 @@ class ASDInstanceHook(Hook):
       otherwise runs one extra forward.
     * Every unlabelled batch (:class:`.instance_objective.BalancedInstanceObjective`):
       balanced Sinkhorn targets of the weak views, predicted by the strong views
-      (swapped prediction), weighted by ``asd_instance_ssl_ratio``. Reuses the
+      (swapped prediction), weighted by ``asd_instance_ssl_ratio``; with
+      ``asd_prototype_update: mean`` the prototypes then move to their cells' running
+      means (:mod:`.prototype_means`) after ``asd_freeze_prototypes_iter`` steps. Reuses the
       learner's features of ``x_ulb_w`` and ``x_ulb_s``, forwarding only what the
       learner did not return.
     * Class transition tracking (``asd_transitions``): ``views`` records each
@@ -54,6 +58,9 @@ class ASDInstanceHook(Hook):
                 model.instance_head, feat_w, feat_s, freeze_prototypes=algorithm.it < args.asd_freeze_prototypes_iter
             )
             ssl_loss, weak, strong = objective.loss, objective.weak_classes, objective.strong_classes
+            if getattr(args, "asd_prototype_update", "gradient") == "mean" and algorithm.it >= args.asd_freeze_prototypes_iter:
+                update_prototype_means(model.instance_head.prototypes.data, objective.weak_embeddings,
+                                       algorithm.asd_prototype_momentum, sum_over_ranks())
 
         ready = algorithm.asd_labels_ready()
         learner_loss = out_dict["loss"] if ready else out_dict["loss"] * 0.0

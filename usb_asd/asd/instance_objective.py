@@ -39,11 +39,13 @@ class InstanceObjectiveOutput:
         loss: Scalar swapped-prediction loss (carries gradients where the features did).
         weak_classes: ``(B,)`` argmax instance class of each weak view (no gradient).
         strong_classes: ``(B,)`` argmax on the strong views, or None without them.
+        weak_embeddings: ``(B, d)`` unit projections of the weak views (no gradient).
     """
 
     loss: torch.Tensor
     weak_classes: torch.Tensor
     strong_classes: Optional[torch.Tensor]
+    weak_embeddings: torch.Tensor
 
 
 class BalancedInstanceObjective:
@@ -96,7 +98,7 @@ class BalancedInstanceObjective:
         else:
             loss = swapped_prediction_loss(scores_w / head.temperature, targets_w)
         self.queue.push(z_w)
-        return InstanceObjectiveOutput(loss, scores_w.detach().argmax(dim=1), strong_classes)
+        return InstanceObjectiveOutput(loss, scores_w.detach().argmax(dim=1), strong_classes, z_w.detach())
 
     def state_dict(self) -> Dict[str, Any]:
         return {"queue": self.queue.state_dict()}
