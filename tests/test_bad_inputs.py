@@ -472,8 +472,10 @@ def test_choose_k_refuses_before_touching_an_earlier_search(world, capsys):
 
 # ---- as a real process: the line and the exit status the user sees ----
 
-@pytest.mark.parametrize("case", ["unknown dataset", pytest.param("gpu without CUDA", marks=pytest.mark.skipif(
-    not NO_GPU_3, reason="this machine has a GPU 3"))])
+# "unknown dataset" is slow: a settings error like tests/test_cli.py's misspelt key, shown in a real process by
+# its "unreadable image" (~15 s of imports per process); the table above checks its line in process.
+@pytest.mark.parametrize("case", [pytest.param("unknown dataset", marks=pytest.mark.slow), pytest.param(
+    "gpu without CUDA", marks=pytest.mark.skipif(not NO_GPU_3, reason="this machine has a GPU 3"))])
 def test_the_train_command_prints_one_line_and_exits_2(world, case):
     before = _snapshot(world.root / "runs")
     result = subprocess.run([sys.executable, "train.py", *CASES[case].make(world)], cwd=REPO, capture_output=True,

@@ -2,6 +2,8 @@
 
 import dataclasses
 import math
+from pathlib import Path
+from typing import Tuple
 
 import pytest
 import torch
@@ -131,14 +133,23 @@ def test_annealed_lr_is_what_the_optimizer_used():
 CM = dict(supercm=True, supercm_beta=0.372)
 
 
-def test_dann_with_supercm_centroids_count_only_source_rows(tmp_path, make_digits_config):
-    record = _run(make_digits_config(**DA, **CM))
+@pytest.fixture(scope="module")
+def dann_supercm_run(tmp_path_factory) -> Tuple[Path, dict]:
+    """Save folder and record of one dann + SuperCM run, read by two tests (the same settings, trained once)."""
+    from tests.conftest import digits_config
+
+    tmp = tmp_path_factory.mktemp("dann_supercm")
+    return tmp / "run", _run(digits_config(tmp, **DA, **CM))
+
+
+def test_dann_with_supercm_centroids_count_only_source_rows(dann_supercm_run):
+    folder, record = dann_supercm_run
     assert record["supercm"] is True and record["algorithm"] == "dann"
-    ckpt = _checkpoint(tmp_path / "run" / "latest_model.pth")
+    ckpt = _checkpoint(folder / "latest_model.pth")
     counts = ckpt["model"]["cm.class_means.counts"]
     # Exact mean: 8 iterations x 8 labelled source rows; the 8 target rows per batch never count.
     assert counts.sum().item() == 8 * 8
-    log = (tmp_path / "run" / "log.txt").read_text()
+    log = (folder / "log.txt").read_text()
     assert "train/supercm_loss" in log and "train/dann_domain_loss" in log
     assert "discriminator" in ckpt and not any(k.startswith("net.") for k in ckpt["model"])
 
@@ -166,11 +177,11 @@ def scrambled_target():
     DATASETS.pop("restyled_scrambled")
 
 
-def test_target_training_labels_are_never_read(tmp_path, make_digits_config, scrambled_target):
+def test_target_training_labels_are_never_read(tmp_path, make_digits_config, scrambled_target, dann_supercm_run):
     """Scrambling the target's training labels changes nothing: same weights, centroids and discriminator."""
-    _run(make_digits_config(**DA, **CM, save_name="real"))
+    real, _ = dann_supercm_run  # the same settings with the real target labels
     _run(make_digits_config(**{**DA, "da_target_dataset": scrambled_target}, **CM, save_name="scrambled"))
-    a = _checkpoint(tmp_path / "real" / "latest_model.pth")
+    a = _checkpoint(real / "latest_model.pth")
     b = _checkpoint(tmp_path / "scrambled" / "latest_model.pth")
     for key in ("model", "discriminator"):
         for name in a[key]:
