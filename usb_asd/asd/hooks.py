@@ -58,7 +58,8 @@ class ASDInstanceHook(Hook):
                 model.instance_head, feat_w, feat_s, freeze_prototypes=algorithm.it < args.asd_freeze_prototypes_iter
             )
             ssl_loss, weak, strong = objective.loss, objective.weak_classes, objective.strong_classes
-            if getattr(args, "asd_prototype_update", "gradient") == "mean" and algorithm.it >= args.asd_freeze_prototypes_iter:
+            means = getattr(args, "asd_prototype_update", "gradient") == "mean"
+            if means and algorithm.it >= args.asd_freeze_prototypes_iter:
                 update_prototype_means(model.instance_head.prototypes.data, objective.weak_embeddings,
                                        algorithm.asd_prototype_momentum, sum_over_ranks())
 

@@ -18,7 +18,7 @@ Why: an instance class is the set of images whose argmax a prototype is, and
 the map's labels can be no better than these classes are pure. Offline, on the
 final instance heads of six MNIST-5k runs, ten Lloyd steps started from the
 learned prototypes (the projections unchanged) raised the classes' purity on the
-validation part by 0.3 to 3.2 points (0.885-0.902 to 0.899-0.917), and on two
+validation part by 1.2 to 2.6 points (0.885-0.902 to 0.899-0.917), and on two
 heads traced with the labels held off from 0.856 and 0.845 to 0.882 and 0.877
 (``benchmarks/investigations/asd_prototype_lloyd_offline.py``): the
 swapped-prediction gradient leaves the prototypes short of their cells' centres.
