@@ -256,9 +256,13 @@ class ASDAdaptorMixin:
         self.asd_objective = BalancedInstanceObjective(
             self.asd_settings.num_instances, self.args.batch_size * self.args.uratio, sum_over_ranks()
         )
-        # asd_prototype_update: mean: a running mean over about one pass over the pool (.prototype_means).
-        _, world_size = distributed_world()
-        self.asd_prototype_momentum = epoch_momentum(self.args.batch_size * self.args.uratio * world_size, len(pool))
+        # asd_prototype_update: mean: a running mean over about one pass over the pool (.prototype_means);
+        # None: the prototypes learn by gradient.
+        self.asd_prototype_momentum = None
+        if getattr(self.args, "asd_prototype_update", "gradient") == "mean":
+            _, world_size = distributed_world()
+            self.asd_prototype_momentum = epoch_momentum(self.args.batch_size * self.args.uratio * world_size,
+                                                         len(pool))
         self.asd_table = SlotTable(self.asd_settings.num_instances, self.args.asd_round_iter)
         with_strong = "x_lb_s" in signature(self.train_step).parameters
         dataset_dict["train_lb"] = SlotDataset(pool, self.asd_table, self.asd_settings.num_clusters, with_strong)

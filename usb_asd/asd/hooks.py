@@ -7,7 +7,6 @@ from semilearn.core.hooks import Hook
 
 from ..core.hooks import learner_features
 from ..nets.two_head import unwrap
-from .distributed import sum_over_ranks
 from .host import fetch
 from .prototype_means import update_prototype_means
 from .schedule import recluster_due
@@ -58,10 +57,10 @@ class ASDInstanceHook(Hook):
                 model.instance_head, feat_w, feat_s, freeze_prototypes=algorithm.it < args.asd_freeze_prototypes_iter
             )
             ssl_loss, weak, strong = objective.loss, objective.weak_classes, objective.strong_classes
-            means = getattr(args, "asd_prototype_update", "gradient") == "mean"
-            if means and algorithm.it >= args.asd_freeze_prototypes_iter:
-                update_prototype_means(model.instance_head.prototypes.data, objective.weak_embeddings,
-                                       algorithm.asd_prototype_momentum, sum_over_ranks())
+            momentum = algorithm.asd_prototype_momentum  # None unless asd_prototype_update: mean
+            if momentum is not None and algorithm.it >= args.asd_freeze_prototypes_iter:
+                update_prototype_means(model.instance_head.prototypes.data, objective.weak_embeddings, momentum,
+                                       algorithm.asd_objective.all_reduce)
 
         ready = algorithm.asd_labels_ready()
         learner_loss = out_dict["loss"] if ready else out_dict["loss"] * 0.0
