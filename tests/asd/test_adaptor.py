@@ -87,7 +87,7 @@ def _digits_pool_classes(path, corrupt=0.0, seed=0):
 @pytest.mark.parametrize("mapping, lag, given, rule, transitions, prototypes", [
     ("ctt", 0, False, "consecutive", "auto", "gradient"),
     ("features", 0, False, "consecutive", "auto", "gradient"),
-    ("ctt", 3, False, "consecutive", "auto", "gradient"),
+    ("ctt", 3, False, "consecutive", "auto", "lloyd"),
     ("ctt", 0, True, "consecutive", "auto", "gradient"),
     ("ctt", 0, False, "cold_fit", "auto", "gradient"),
     ("ctt", 0, False, "consecutive", "neighbours", "mean")])
@@ -101,12 +101,14 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, gi
     view moves (at most one per image) until the labels switch on at 4, then neighbour moves (up to 10 per
     image); the checkpoint of iteration 8 holds the neighbour bank filled since, and the resumed run reads it.
     With asd_prototype_update: mean the prototypes, frozen for 6 steps, move as running means from then on
-    (no gradient), stay unit rows, and the resumed run moves them as the full run does."""
+    (no gradient), stay unit rows, and the resumed run moves them as the full run does. The lag case also runs
+    asd_prototype_update: lloyd: the checkpoint of iteration 8 holds the queue of the last steps' projections
+    (its Lloyd steps ran at 8, before the save), and the resumed run refines on the same queue at 12, 16, ..."""
     common = {**ASD, "algorithm": "freematch", "num_train_iter": 24, "num_eval_iter": 8, "epoch": 2,
               "asd_round_iter": 8, "asd_cluster_iter": 4, "asd_warmup_iter": 4, "asd_mapping": mapping,
               "asd_recluster_lag": lag, "asd_switch_rule": rule, "asd_transitions": transitions,
               "asd_prototype_update": prototypes}
-    if prototypes == "mean":
+    if prototypes in ("mean", "lloyd"):
         common.update(asd_freeze_prototypes_iter=6)
     if rule == "cold_fit":  # labels may switch on at 8 or 12: the checkpoint of 8 holds a cold comparison
         common.update(asd_warmup_iter=12)
@@ -157,6 +159,11 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, gi
         assert torch.allclose(final.norm(dim=1), torch.ones(len(final)), atol=1e-5)  # running means are unit rows
         saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)["model"][name]
         assert not torch.equal(saved, final)  # moved after step 8
+    if prototypes == "lloyd":
+        saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
+        assert len(decode(saved["asd_prototype_lloyd"])["queue"]["items"]) == 8 * 64  # steps 1-8, 64 images each
+        assert torch.equal(decode(a["asd_prototype_lloyd"])["queue"]["items"],
+                           decode(b["asd_prototype_lloyd"])["queue"]["items"])
     if rule == "cold_fit":
         saved = torch.load(tmp_path / "full" / "model_it8.pth", map_location="cpu", weights_only=False)
         assert decode(saved["asd_gate"])["last_cold_agreement"] is not None
@@ -221,6 +228,16 @@ def test_cold_refit_runs_end_to_end_and_bad_settings_are_refused(tmp_path, make_
         _run(make_digits_config(**{**ASD, "asd_cold_refit": "labels_on", "asd_mapping": "features"}))
     with pytest.raises(ValueError, match="asd_cold_refit: handover acts at the hand-over from asd_init_assignments"):
         _run(make_digits_config(**{**ASD, "asd_cold_refit": "handover"}))
+
+
+def test_bad_prototype_updates_are_refused(tmp_path, make_digits_config):
+    """An unknown asd_prototype_update, or a cell-mean update with the unlabelled projections' loss off, ends in one line."""
+    with pytest.raises(ValueError, match="asd_prototype_update must be one of"):
+        _run(make_digits_config(**{**ASD, "asd_prototype_update": "kmeans"}))
+    for update in ("mean", "lloyd"):
+        with pytest.raises(ValueError, match=f"asd_prototype_update: {update} moves the prototypes"):
+            _run(make_digits_config(**{**ASD, "asd_prototype_update": update, "asd_instance_ssl_ratio": 0.0}))
+    assert not (tmp_path / "run").exists()
 
 
 def test_cold_fit_switch_rule_runs_end_to_end_and_bad_settings_are_refused(tmp_path, make_digits_config):

@@ -40,7 +40,7 @@ from .pipeline import (ALIGNMENTS, MAPPINGS, SAMPLER_NAMES, ASDSettings, default
                        resolve_draw_factor)
 from .init_assignments import read_given_assignments
 from .instance_objective import BalancedInstanceObjective
-from .prototype_means import PROTOTYPE_UPDATES, epoch_momentum
+from .prototype_means import PROTOTYPE_UPDATES, PrototypeLloyd, epoch_momentum, lloyd_queue_length
 from .label_gate import SWITCH_RULES, MapAgreementGate
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
@@ -82,7 +82,8 @@ ASD_METHOD_ARGUMENTS: List[PluginArgument] = [
                    "iterations during which the instance head's prototypes get no gradient (the features are random)"),
     PluginArgument("--asd_prototype_update", str, "gradient",
                    f"one of {PROTOTYPE_UPDATES}: how the instance head's prototypes move, by the swapped-prediction "
-                   "gradient (SwAV) or as running means of their cells (online spherical k-means; an option)"),
+                   "gradient (SwAV); as running means of their cells (online spherical k-means; an option); or by "
+                   "gradient with Lloyd steps on a queue of recent projections at every re-clustering (an option)"),
     PluginArgument("--asd_init_assignments", str, None,
                    "start from a given clustering instead of cold: an assignments CSV (columns image, cluster; "
                    "a run's own assignments.csv) or a .npy of cluster ids in pool order; its labels serve until "
@@ -184,8 +185,8 @@ def asd_settings_from_args(args, num_samples: Optional[int] = None) -> ASDSettin
     prototype_update = getattr(args, "asd_prototype_update", "gradient")  # checkpoints written before the key
     if prototype_update not in PROTOTYPE_UPDATES:
         raise ValueError(f"asd_prototype_update must be one of {PROTOTYPE_UPDATES}, got {prototype_update!r}")
-    if prototype_update == "mean" and args.asd_instance_ssl_ratio == 0:
-        raise ValueError("asd_prototype_update: mean moves the prototypes with the unlabelled batches' projections, "
+    if prototype_update in ("mean", "lloyd") and args.asd_instance_ssl_ratio == 0:
+        raise ValueError(f"asd_prototype_update: {prototype_update} moves the prototypes with the unlabelled batches' projections, "
                          "which asd_instance_ssl_ratio: 0 switches off; set asd_instance_ssl_ratio above 0 or "
                          "asd_prototype_update: gradient")
     n_l = args.asd_num_instances or default_num_instances(args.num_classes, num_samples)
@@ -259,10 +260,16 @@ class ASDAdaptorMixin:
         # asd_prototype_update: mean: a running mean over about one pass over the pool (.prototype_means);
         # None: the prototypes learn by gradient.
         self.asd_prototype_momentum = None
-        if getattr(self.args, "asd_prototype_update", "gradient") == "mean":
-            _, world_size = distributed_world()
+        # asd_prototype_update: lloyd: the queue and Lloyd steps run at each re-clustering; None otherwise.
+        self.asd_prototype_lloyd = None
+        prototype_update = getattr(self.args, "asd_prototype_update", "gradient")
+        _, world_size = distributed_world()
+        if prototype_update == "mean":
             self.asd_prototype_momentum = epoch_momentum(self.args.batch_size * self.args.uratio * world_size,
                                                          len(pool))
+        elif prototype_update == "lloyd":
+            self.asd_prototype_lloyd = PrototypeLloyd(lloyd_queue_length(len(pool), world_size),
+                                                      all_reduce=self.asd_objective.all_reduce)
         self.asd_table = SlotTable(self.asd_settings.num_instances, self.args.asd_round_iter)
         with_strong = "x_lb_s" in signature(self.train_step).parameters
         dataset_dict["train_lb"] = SlotDataset(pool, self.asd_table, self.asd_settings.num_clusters, with_strong)
@@ -452,6 +459,8 @@ class ASDAdaptorMixin:
         save_dict["asd"] = encode(self.asd_builder.state_dict())
         save_dict["asd_objective"] = encode(self.asd_objective.state_dict())
         save_dict["asd_gate"] = encode(self.asd_gate.state_dict())
+        if self.asd_prototype_lloyd is not None:
+            save_dict["asd_prototype_lloyd"] = encode(self.asd_prototype_lloyd.state_dict())
         return save_dict
 
     def load_model(self, load_path):
@@ -464,4 +473,9 @@ class ASDAdaptorMixin:
                              "by an earlier version of usb-asd, whose instance stage differs; start a new run")
         self.asd_objective.load_state_dict(decode(checkpoint["asd_objective"]), self.device)
         self.asd_gate.load_state_dict(decode(checkpoint["asd_gate"]))
+        if self.asd_prototype_lloyd is not None:
+            if "asd_prototype_lloyd" not in checkpoint:
+                raise ValueError(f"checkpoint {load_path!r} holds no queue for asd_prototype_update: lloyd: it was "
+                                 "saved by a run with another asd_prototype_update; resume with that setting")
+            self.asd_prototype_lloyd.load_state_dict(decode(checkpoint["asd_prototype_lloyd"]), self.device)
         return checkpoint

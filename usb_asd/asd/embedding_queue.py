@@ -65,6 +65,12 @@ class EmbeddingQueue:
         queued = self._items[: self.filled].to(prototypes.dtype) @ prototypes.detach().t()
         return torch.cat([batch_scores, queued.to(batch_scores.dtype)], dim=0)
 
+    def items(self) -> Optional[torch.Tensor]:
+        """The ``(filled, d)`` queued projections, newest first, or None while the queue is empty."""
+        if self._items is None or self.filled == 0:
+            return None
+        return self._items[: self.filled]
+
     @torch.no_grad()
     def push(self, embeddings: torch.Tensor) -> None:
         """Put a batch's projections ``(B, d)`` at the front; the oldest fall off the end."""

@@ -23,7 +23,8 @@ class ASDInstanceHook(Hook):
       balanced Sinkhorn targets of the weak views, predicted by the strong views
       (swapped prediction), weighted by ``asd_instance_ssl_ratio``; with
       ``asd_prototype_update: mean`` the prototypes then move to their cells' running
-      means (:mod:`.prototype_means`) after ``asd_freeze_prototypes_iter`` steps. Reuses the
+      means (:mod:`.prototype_means`) after ``asd_freeze_prototypes_iter`` steps; with ``lloyd`` the
+      weak projections are queued for ASDRoundHook's Lloyd steps. Reuses the
       learner's features of ``x_ulb_w`` and ``x_ulb_s``, forwarding only what the
       learner did not return.
     * Class transition tracking (``asd_transitions``): ``views`` records each
@@ -61,6 +62,8 @@ class ASDInstanceHook(Hook):
             if momentum is not None and algorithm.it >= args.asd_freeze_prototypes_iter:
                 update_prototype_means(model.instance_head.prototypes.data, objective.weak_embeddings, momentum,
                                        algorithm.asd_objective.all_reduce)
+            if algorithm.asd_prototype_lloyd is not None:  # asd_prototype_update: lloyd (ASDRoundHook refines)
+                algorithm.asd_prototype_lloyd.observe(objective.weak_embeddings)
 
         ready = algorithm.asd_labels_ready()
         learner_loss = out_dict["loss"] if ready else out_dict["loss"] * 0.0
@@ -94,6 +97,11 @@ class ASDInstanceHook(Hook):
 class ASDRoundHook(Hook):
     """The schedule: first draw before training, re-clustering and redraws every few iterations.
 
+    With ``asd_prototype_update: lloyd`` each re-clustering after
+    ``asd_freeze_prototypes_iter`` steps first moves the instance head's
+    prototypes by Lloyd steps on the queued projections (:mod:`.prototype_means`):
+    here, after USB's update, so no gradient of this step sees the moved prototypes.
+
     With ``asd_recluster_lag: L > 0`` the re-clustering due after iteration ``t``
     runs in a background worker on a snapshot taken then, and its map is applied
     after iteration ``t + L`` (before that step's redraw), so the labels of
@@ -116,6 +124,8 @@ class ASDRoundHook(Hook):
         if pending is not None and (it >= pending or due):
             algorithm.asd_finish_recluster()
             self._after_map(algorithm, it)
+        if due and algorithm.asd_prototype_lloyd is not None and it >= args.asd_freeze_prototypes_iter:
+            algorithm.asd_prototype_lloyd.refine(unwrap(algorithm.model).instance_head.prototypes.data)
         if due:
             # asd_cold_refit: labels_on: once labels are on and the chain's own map labels them.
             compete = (getattr(args, "asd_cold_refit", "never") == "labels_on"

@@ -26,20 +26,39 @@ swapped-prediction gradient leaves the prototypes short of their cells' centres.
 The momentum follows the pool: ``m = 1 - B / N`` (``B`` images a step over all
 ranks, ``N`` pool images), so a prototype averages its cell over about the last
 pass over the pool (CoKe, Qian et al., CVPR 2022, takes the last epoch's means),
-clipped to ``[0.9, 0.999]``. Plain torch; nothing here imports semilearn.
+clipped to ``[0.9, 0.999]``.
+
+With ``asd_prototype_update: lloyd`` the prototypes keep their gradient, and at
+every re-clustering (every ``asd_cluster_iter`` steps, after
+``asd_freeze_prototypes_iter``) :class:`PrototypeLloyd` runs the offline
+diagnostic's own operation on a queue of the last weak-view projections: ``L``
+batch Lloyd steps (spherical k-means, above with ``m = 0`` and every cell
+re-assigned each step) started from the prototypes. Plain torch; nothing here
+imports semilearn.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PROTOTYPE_UPDATES", "epoch_momentum", "update_prototype_means"]
+from .embedding_queue import EmbeddingQueue
 
-#: ``asd_prototype_update``: gradient (SwAV's, the default) or running means of the cells.
-PROTOTYPE_UPDATES = ("gradient", "mean")
+__all__ = ["LLOYD_QUEUE_IMAGES", "LLOYD_STEPS", "PROTOTYPE_UPDATES", "PrototypeLloyd", "epoch_momentum",
+           "lloyd_queue_length", "lloyd_steps", "update_prototype_means"]
+
+#: ``asd_prototype_update``: gradient (SwAV's, the default), running means of the cells every step,
+#: or gradient plus Lloyd steps on a queue of projections at every re-clustering.
+PROTOTYPE_UPDATES = ("gradient", "mean", "lloyd")
+
+#: Projections queued for the Lloyd steps over all ranks, at most: about one pass over MNIST-5k's pool,
+#: and a bound that keeps the cost of a re-clustering independent of the pool's size.
+LLOYD_QUEUE_IMAGES = 4096
+
+#: Lloyd steps at each re-clustering: the offline diagnostic's count (its purity gain came within the first ten).
+LLOYD_STEPS = 10
 
 
 def epoch_momentum(images_per_step: int, num_samples: int) -> float:
@@ -83,3 +102,93 @@ def update_prototype_means(prototypes: torch.Tensor, embeddings: torch.Tensor, m
     moved = F.normalize(momentum * centres[seen] + (1.0 - momentum) * means, dim=1)
     prototypes[seen] = moved.to(prototypes.dtype)
     return counts
+
+
+@torch.no_grad()
+def lloyd_steps(prototypes: torch.Tensor, embeddings: torch.Tensor, steps: int,
+                all_reduce: Optional[Callable[[torch.Tensor], None]] = None) -> torch.Tensor:
+    """``steps`` batch spherical k-means (Lloyd) steps of ``prototypes`` (in place) on fixed unit ``embeddings``.
+
+    Each step assigns every projection to its nearest prototype,
+    ``a_i = argmax_j z_i^T c_j``, and moves each prototype that received any to
+    its cell's mean direction, ``c_j = sum_{a_i = j} z_i / ||sum_{a_i = j} z_i||``.
+    A prototype keeps the norm of its row (only its direction moves, so the
+    gradient's scale on it is unchanged); an empty cell keeps its prototype.
+    Class ``j`` stays near prototype ``j``, so the instance classes keep their
+    identities. Each step does not raise ``sum_i max_j z_i^T c_j``.
+
+    Args:
+        prototypes: ``(n_l, d)`` prototype parameter (rows of any non-zero norm).
+        embeddings: ``(n, d)`` this rank's unit projections.
+        steps: ``L >= 0`` Lloyd steps.
+        all_reduce: In-place sum over ranks, or None in one process.
+
+    Returns:
+        ``(n_l,)`` projections per prototype (over all ranks) at the last assignment.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    norms = prototypes.float().norm(dim=1, keepdim=True)
+    centres = prototypes.float() / norms
+    z = embeddings.detach().float()
+    counts = torch.zeros(centres.shape[0], dtype=centres.dtype, device=centres.device)
+    for _ in range(steps):
+        assigned = (z @ centres.t()).argmax(dim=1)
+        sums = torch.zeros_like(centres).index_add_(0, assigned, z)
+        counts = torch.bincount(assigned, minlength=centres.shape[0]).to(centres.dtype)
+        if all_reduce is not None:
+            all_reduce(sums)
+            all_reduce(counts)
+        seen = counts > 0
+        centres[seen] = F.normalize(sums[seen], dim=1)
+    prototypes.copy_((centres * norms).to(prototypes.dtype))
+    return counts
+
+
+def lloyd_queue_length(num_samples: int, world_size: int = 1) -> int:
+    """Projections each rank queues for the Lloyd steps: ``min(4096, N)`` over all ranks.
+
+    Args:
+        num_samples: ``N``, images in the pool (no point queueing more than one pass).
+        world_size: Processes sharing the queue's total.
+    """
+    if num_samples < 1 or world_size < 1:
+        raise ValueError(f"num_samples and world_size must be >= 1, got {num_samples} and {world_size}")
+    return max(1, min(LLOYD_QUEUE_IMAGES, num_samples) // world_size)
+
+
+class PrototypeLloyd:
+    """``asd_prototype_update: lloyd``: a queue of recent weak-view projections, and Lloyd steps on it.
+
+    Args:
+        length: Projections this rank keeps (:func:`lloyd_queue_length`).
+        steps: Lloyd steps at each refinement.
+        all_reduce: In-place sum over ranks, or None in one process.
+    """
+
+    def __init__(self, length: int, steps: int = LLOYD_STEPS,
+                 all_reduce: Optional[Callable[[torch.Tensor], None]] = None) -> None:
+        self.queue = EmbeddingQueue(length)
+        self.steps = int(steps)
+        self.all_reduce = all_reduce
+
+    def observe(self, embeddings: torch.Tensor) -> None:
+        """Queue a batch's ``(B, d)`` unit weak-view projections (the newest first, the oldest fall off)."""
+        self.queue.push(embeddings)
+
+    def refine(self, prototypes: torch.Tensor) -> Optional[torch.Tensor]:
+        """Lloyd steps of ``prototypes`` (in place) on the queued projections; None while the queue is empty.
+
+        Returns:
+            ``(n_l,)`` projections per prototype at the last assignment, or None.
+        """
+        queued = self.queue.items()
+        if queued is None:
+            return None
+        return lloyd_steps(prototypes, queued, self.steps, self.all_reduce)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"queue": self.queue.state_dict()}
+
+    def load_state_dict(self, state: Dict[str, Any], device: Optional[torch.device] = None) -> None:
+        self.queue.load_state_dict(state["queue"], device)
