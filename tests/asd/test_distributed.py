@@ -14,6 +14,7 @@ from usb_asd.asd.cluster_maps import fit_transition_map
 from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
 from usb_asd.cli import _extra_arguments
 from usb_asd.config import parse_config
+from usb_asd.nets.two_head import unwrap
 from usb_asd.runner import free_port, main
 
 needs_no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU gloo path")
@@ -62,6 +63,7 @@ class RecordASDState:
             local_moves=self.asd_local_moves,
             neighbour_classes=builder.neighbour_bank.state_dict()["classes"],
             neighbour_features=builder.neighbour_bank.state_dict()["features"],
+            prototypes=unwrap(self.model).instance_head.prototypes.detach().cpu().numpy(),
         )
 
 
@@ -153,8 +155,12 @@ def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config,
     """Slots, cluster labels and transitions are identical on both ranks at every re-clustering and redraw,
     and the transitions of both ranks' shards are counted; with asd_cold_refit, rank 0's competition is shared,
     and with asd_switch_rule: cold_fit, rank 0's comparison (every rank's gate reads it). With
-    asd_transitions: neighbours both ranks' batches fill one neighbour bank, the same on both."""
+    asd_transitions: neighbours both ranks' batches fill one neighbour bank, the same on both; that case also
+    runs asd_prototype_update: lloyd, whose Lloyd steps at every re-clustering from step 5 on sum both ranks'
+    queues, so the prototypes stay the same on both ranks (each rank's own queue alone would part them)."""
     gate = dict(asd_switch_rule="cold_fit", asd_warmup_iter=15) if cold_fit_gate else {}
+    if transitions == "neighbours":
+        gate.update(asd_prototype_update="lloyd", asd_freeze_prototypes_iter=5)
     record = main(parse_config(make_digits_config(**{**ASD_2PROC, **gate, "asd_transitions": transitions},
                                                   asd_cold_refit=cold_refit),
                                extra_arguments=_extra_arguments), extra_mixins=(RecordASDState,))
@@ -165,7 +171,8 @@ def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config,
     labelled = 0
     for path in dumps:
         a, b = np.load(path), np.load(path.replace("asd_rank0_", "asd_rank1_"))
-        for key in ("slots", "clusters", "bank", "counts", "rounds", "neighbour_classes", "neighbour_features"):
+        for key in ("slots", "clusters", "bank", "counts", "rounds", "neighbour_classes", "neighbour_features",
+                    "prototypes"):
             np.testing.assert_array_equal(a[key], b[key], err_msg=f"{key} differs between ranks: {path}")
         labelled += int(np.all(a["clusters"] >= 0))
     assert labelled >= 3  # the map existed at the later re-clusterings
