@@ -157,10 +157,13 @@ def test_two_gloo_processes_train_on_one_asd_state(tmp_path, make_digits_config,
     and with asd_switch_rule: cold_fit, rank 0's comparison (every rank's gate reads it). With
     asd_transitions: neighbours both ranks' batches fill one neighbour bank, the same on both; that case also
     runs asd_prototype_update: lloyd, whose Lloyd steps at every re-clustering from step 5 on sum both ranks'
-    queues, so the prototypes stay the same on both ranks (each rank's own queue alone would part them)."""
+    queues, so the prototypes stay the same on both ranks (each rank's own queue alone would part them); the
+    labels_on case runs asd_prototype_update: mean, whose running means sum both ranks' cells every step."""
     gate = dict(asd_switch_rule="cold_fit", asd_warmup_iter=15) if cold_fit_gate else {}
     if transitions == "neighbours":
         gate.update(asd_prototype_update="lloyd", asd_freeze_prototypes_iter=5)
+    if cold_refit == "labels_on":
+        gate.update(asd_prototype_update="mean", asd_freeze_prototypes_iter=5)
     record = main(parse_config(make_digits_config(**{**ASD_2PROC, **gate, "asd_transitions": transitions},
                                                   asd_cold_refit=cold_refit),
                                extra_arguments=_extra_arguments), extra_mixins=(RecordASDState,))
