@@ -75,8 +75,8 @@ def run_pool_outputs(run_dir: str) -> Dict[str, Any]:
     Returns:
         ``checkpoint``, ``args`` (the run's settings), ``targets`` (the pool's classes, read
         only to score), ``val`` (indices of the validation part), ``features`` ``(N, D)``,
-        ``instance`` (each image's argmax instance class), from the model ASD's stages read,
-        and that ``model`` (eval mode).
+        ``instance`` (each image's argmax instance class), ``learner`` (the learner's own
+        argmax class), from the model ASD's stages read, and that ``model`` (eval mode).
     """
     import torch
 
@@ -101,14 +101,16 @@ def run_pool_outputs(run_dir: str) -> Dict[str, Any]:
     targets = np.asarray(pool.targets)
     loader = torch.utils.data.DataLoader(EvalView(pool, datasets["eval"].transform, np.arange(len(pool))),
                                          batch_size=256, shuffle=False)
-    feats, classes = [], []
+    feats, classes, learner = [], [], []
     with torch.no_grad():
         for x in loader:
             out = model(x)
             feats.append(out["feat"].float())
             classes.append(out["logits_instance"].argmax(dim=1))
+            learner.append(out["logits"].argmax(dim=1))
     return {"checkpoint": checkpoint, "args": args, "targets": targets, "val": validation_indices(targets),
-            "features": torch.cat(feats).numpy(), "instance": torch.cat(classes).numpy(), "model": model}
+            "features": torch.cat(feats).numpy(), "instance": torch.cat(classes).numpy(),
+            "learner": torch.cat(learner).numpy(), "model": model}
 
 
 def stage_scores(run_dir: str) -> Dict[str, float]:

@@ -112,6 +112,15 @@ def _check_names(args: argparse.Namespace) -> None:
                           f"known: {', '.join(nets[:40])}{' ...' if len(nets) > 40 else ''}")
 
 
+def _check_bn_recalibration(args: argparse.Namespace) -> None:
+    """``bn_recalibration`` names a way the final model's batch-norm statistics are set."""
+    from .core.batchnorm_recalibration import BN_RECALIBRATIONS
+
+    value = getattr(args, "bn_recalibration", "none")
+    if value not in BN_RECALIBRATIONS:
+        raise ConfigError(f"key 'bn_recalibration': expected one of {', '.join(BN_RECALIBRATIONS)}, got {value!r}")
+
+
 def _check_learner(args: argparse.Namespace) -> None:
     """The learner exists and the plugin can compose it (``dash`` and ``crmatch`` it cannot)."""
     from .core.learner import compose_learner
@@ -262,6 +271,7 @@ def check_settings(args: argparse.Namespace) -> None:
     """
     _check_range(args)
     _check_names(args)
+    _check_bn_recalibration(args)
     _check_learner(args)
     check_sha256_setting(getattr(args, "pretrain_sha256", None))
     _check_asd(args)

@@ -13,8 +13,10 @@ import torch
 from semilearn.core.hooks import Hook
 
 from ..metrics import NMI_AVERAGE
+from ..nets.two_head import unwrap
 from ..validation import pool_predictions, validation_indices, validation_scores
 from .atomic_io import write_json_atomic
+from .batchnorm_recalibration import recalibrate_batchnorm
 from .degenerate import degeneracy, describe
 from .provenance import git_commit, machine_info
 
@@ -84,6 +86,37 @@ def device_time(device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter()
+
+
+class FinalBatchNormHook(Hook):
+    """``bn_recalibration: pool``: after the last step's EMA update, before its evaluation and checkpoint.
+
+    The EMA weights are applied, every BatchNorm layer's running statistics are
+    re-estimated on the pool under the evaluation transform
+    (:mod:`.batchnorm_recalibration`), the raw weights are restored, and the
+    new statistics are copied into the EMA model, so the evaluation, results.json,
+    the assignments and ``latest_model.pth`` all hold the same final model. Every
+    rank computes them on the whole pool, so the ranks agree.
+    """
+
+    def after_train_step(self, algorithm) -> None:
+        if not self.is_last_iter(algorithm):
+            return
+        pool = algorithm.dataset_dict["train_ulb"]
+        model = unwrap(algorithm.model)
+        algorithm.ema.apply_shadow()
+        try:
+            images = recalibrate_batchnorm(model, pool, algorithm.dataset_dict["eval"].transform, algorithm.device,
+                                           algorithm.args.eval_batch_size)
+        finally:
+            algorithm.ema.restore()
+        buffers = {name: buffer for name, buffer in model.named_buffers()}
+        target = unwrap(algorithm.ema_model)
+        for name, buffer in target.named_buffers():
+            buffer.copy_(buffers[name])
+        if images:
+            algorithm.print_fn(f"bn_recalibration: pool: the final model's batch-norm statistics re-estimated on "
+                               f"{images} pool images (evaluation transform)")
 
 
 class ResultsHook(Hook):

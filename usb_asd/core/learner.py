@@ -32,7 +32,7 @@ from ..data.transforms import IMAGE_KINDS
 from ..device import cuda_calls_to, resolve_device, to_device
 from ..metrics import clustering_scores
 from .progress import ProgressBarHook
-from .hooks import DeviceTimerHook, ResultsHook, StepEndStampHook
+from .hooks import DeviceTimerHook, FinalBatchNormHook, ResultsHook, StepEndStampHook
 from .checkpoint_codec import decode, encode
 from .checkpoints import DATA_KEY, SETTINGS_KEY, WALL_KEY, CheckpointError, run_settings, save_checkpoint
 from .divergence import LossGuardHook, WeightGuardHook, all_finite, model_tensors, raise_diverged
@@ -162,6 +162,13 @@ class PluginLearnerMixin:
         guard = LossGuardHook()
         guard.name, guard.priority = "LossGuardHook", self._hooks[update].priority
         self._hooks.insert(update, guard)
+        if getattr(self.args, "bn_recalibration", "none") == "pool":
+            # Same priority as USB's EMAHook and placed right after it: the last step's EMA weights exist,
+            # its evaluation and checkpoint (EvaluationHook, CheckpointHook) come next.
+            ema = next(i for i, hook in enumerate(self._hooks) if hook.name == "EMAHook")
+            recalibrate = FinalBatchNormHook()
+            recalibrate.name, recalibrate.priority = "FinalBatchNormHook", self._hooks[ema].priority
+            self._hooks.insert(ema + 1, recalibrate)
         self.hooks_dict = {h.name: h for h in self._hooks}
         self.register_hook(ResultsHook(), "ResultsHook", "LOWEST")
         self.register_hook(ProgressBarHook(), "ProgressBarHook", "LOWEST")
