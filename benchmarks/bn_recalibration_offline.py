@@ -27,8 +27,9 @@ from typing import Any, Dict, List
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
+from asd_map_refit_offline import offline_main  # noqa: E402
 
 
 def score_run(run_dir: str) -> Dict[str, Any]:
@@ -66,6 +67,8 @@ def score_run(run_dir: str) -> Dict[str, Any]:
         return out
 
     stored = scores()
+    if not os.path.exists(os.path.join(run_dir, "results.json")):
+        raise SystemExit(f"{run_dir}: no results.json (a finished run's folder was expected)")
     with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as handle:
         reported = json.load(handle)
     for key in ("acc", "val_acc"):
@@ -81,25 +84,13 @@ def score_run(run_dir: str) -> Dict[str, Any]:
             "stored": stored, "pool": scores()}
 
 
+def describe(row: Dict[str, Any]) -> str:
+    return (f"val ACC {row['stored']['val_acc']:.4f} -> {row['pool']['val_acc']:.4f}, "
+            f"test ACC {row['stored']['acc']:.4f} -> {row['pool']['acc']:.4f}")
+
+
 def main(argv: List[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", help="finished run folders (latest_model.pth and results.json)")
-    parser.add_argument("--out", required=True)
-    opts = parser.parse_args(argv)
-    for run_dir in opts.runs:
-        for name in ("latest_model.pth", "results.json"):
-            if not os.path.exists(os.path.join(run_dir, name)):
-                raise SystemExit(f"{run_dir}: no {name} (a finished run's folder was expected)")
-    rows = []
-    for run_dir in opts.runs:
-        rows.append(score_run(run_dir))
-        r = rows[-1]
-        print(f"[bn recalibration] {r['run']}: val ACC {r['stored']['val_acc']:.4f} -> {r['pool']['val_acc']:.4f}, "
-              f"test ACC {r['stored']['acc']:.4f} -> {r['pool']['acc']:.4f}", flush=True)
-    command = "python " + " ".join([os.path.relpath(__file__)] + (argv if argv is not None else sys.argv[1:]))
-    write_json_atomic(opts.out, {"command": command, "commit": git_commit(), "machine": machine_info(), "runs": rows})
-    print(f"[bn recalibration] wrote {opts.out}")
-    return 0
+    return offline_main(__doc__.splitlines()[0], score_run, describe, "bn recalibration", __file__, argv)
 
 
 if __name__ == "__main__":

@@ -382,6 +382,36 @@ def switch_trace_table(names: List[str]) -> str:
     return "\n".join(lines)
 
 
+def bn_recalibration_table(names: List[str]) -> str:
+    """``benchmarks/bn_recalibration_offline.py``: each finished run's final model as it was scored (``stored``:
+    USB's training-time batch-norm statistics) and with ``bn_recalibration: pool``, validation and test ACC, then
+    per group of runs (learner and prototype update) the mean ± std and the worst seed of each."""
+    runs = _load(names[0])["runs"]
+    lines = ["| run | seed | val ACC: stored → pool | test ACC: stored → pool | best test ACC logged during the run |",
+             "| --- | --- | --- | --- | --- |"]
+    groups: Dict[str, List[dict]] = {}
+    for r in runs:
+        update = (r.get("overrides") or {}).get("asd_prototype_update") or "gradient"
+        groups.setdefault(f"{r['algorithm']}, asd_prototype_update: {update}", []).append(r)
+        logged = r.get("acc_during_run") or {}
+        best = f"{max(logged.values()):.3f}" if logged else "n/a"
+        lines.append(f"| {r['run']} | {r['seed']} | {r['stored']['val_acc']:.3f} → {r['pool']['val_acc']:.3f} "
+                     f"({100 * (r['pool']['val_acc'] - r['stored']['val_acc']):+.1f}) | {r['stored']['acc']:.3f} → "
+                     f"{r['pool']['acc']:.3f} | {best} |")
+    lines += ["", "| runs | seeds | val ACC stored: mean ± std (worst) | val ACC pool: mean ± std (worst) "
+              "| test ACC stored: mean ± std (worst) | test ACC pool: mean ± std (worst) |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for group, rows in groups.items():
+        cells = []
+        for key in ("val_acc", "acc"):
+            for mode in ("stored", "pool"):
+                values = [r[mode][key] for r in rows]
+                cells.append(f"{_ms(values)} ({min(values):.3f})")
+        lines.append(f"| {group} | {', '.join(str(r['seed']) for r in rows)} | {cells[0]} | {cells[1]} | {cells[2]} "
+                     f"| {cells[3]} |")
+    return "\n".join(lines)
+
+
 #: ``kind`` in the manifest -> renderer.
 RENDERERS = {
     "seeds": seeds_table, "summary": summary_table, "classical": classical_table,
@@ -390,6 +420,7 @@ RENDERERS = {
     "target_runs": target_runs_table, "choose_k": choose_k_tables, "da_real_pair": da_real_pair_table,
     "stage_costs": stage_costs_table, "decode_check": decode_check_table, "boost": boost_table,
     "map_refit": map_refit_table, "map_variants": map_variants_table, "switch_trace": switch_trace_table,
+    "bn_recalibration": bn_recalibration_table,
 }
 
 

@@ -39,7 +39,7 @@ imports semilearn.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +73,19 @@ def epoch_momentum(images_per_step: int, num_samples: int) -> float:
     return float(min(0.999, max(0.9, 1.0 - images_per_step / num_samples)))
 
 
+def _cell_sums(centres: torch.Tensor, z: torch.Tensor,
+               all_reduce: Optional[Callable[[torch.Tensor], None]]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Each unit centre's cell (the ``z`` whose nearest centre it is): the sum of its ``z`` and their count,
+    summed over ranks when ``all_reduce`` is given."""
+    assigned = (z @ centres.t()).argmax(dim=1)
+    sums = torch.zeros_like(centres).index_add_(0, assigned, z)
+    counts = torch.bincount(assigned, minlength=centres.shape[0]).to(centres.dtype)
+    if all_reduce is not None:
+        all_reduce(sums)
+        all_reduce(counts)
+    return sums, counts
+
+
 @torch.no_grad()
 def update_prototype_means(prototypes: torch.Tensor, embeddings: torch.Tensor, momentum: float,
                            all_reduce: Optional[Callable[[torch.Tensor], None]] = None) -> torch.Tensor:
@@ -90,13 +103,7 @@ def update_prototype_means(prototypes: torch.Tensor, embeddings: torch.Tensor, m
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
     centres = F.normalize(prototypes.float(), dim=1)
-    z = embeddings.detach().float()
-    assigned = (z @ centres.t()).argmax(dim=1)
-    sums = torch.zeros_like(centres).index_add_(0, assigned, z)
-    counts = torch.bincount(assigned, minlength=centres.shape[0]).to(centres.dtype)
-    if all_reduce is not None:
-        all_reduce(sums)
-        all_reduce(counts)
+    sums, counts = _cell_sums(centres, embeddings.detach().float(), all_reduce)
     seen = counts > 0
     means = sums[seen] / counts[seen, None]
     moved = F.normalize(momentum * centres[seen] + (1.0 - momentum) * means, dim=1)
@@ -133,12 +140,7 @@ def lloyd_steps(prototypes: torch.Tensor, embeddings: torch.Tensor, steps: int,
     z = embeddings.detach().float()
     counts = torch.zeros(centres.shape[0], dtype=centres.dtype, device=centres.device)
     for _ in range(steps):
-        assigned = (z @ centres.t()).argmax(dim=1)
-        sums = torch.zeros_like(centres).index_add_(0, assigned, z)
-        counts = torch.bincount(assigned, minlength=centres.shape[0]).to(centres.dtype)
-        if all_reduce is not None:
-            all_reduce(sums)
-            all_reduce(counts)
+        sums, counts = _cell_sums(centres, z, all_reduce)
         seen = counts > 0
         centres[seen] = F.normalize(sums[seen], dim=1)
     prototypes.copy_((centres * norms).to(prototypes.dtype))
