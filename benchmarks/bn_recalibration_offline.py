@@ -5,7 +5,8 @@
 
 The option changes nothing during training: at the end it re-estimates the
 final (EMA) model's batch-norm statistics on the pool under the evaluation
-transform (:mod:`usb_asd.core.batchnorm_recalibration`). So a finished run of
+transform (:mod:`usb_asd.core.batchnorm_recalibration`). So a finished clustering
+run (``adaptor: asd`` or ``num_labels: 0``, whose checkpoint carries its settings) of
 the default (its ``latest_model.pth``: EMA weights with the training-time
 statistics, what the run scored) is the pair of one with the option, and this
 script computes the option's final model from it with the plugin's own
