@@ -81,7 +81,7 @@ def score_run(run_dir: str) -> Dict[str, Any]:
     return {"run": os.path.basename(os.path.normpath(run_dir)), "algorithm": args.algorithm,
             "dataset": args.dataset, "seed": int(args.seed), "commit": settings.get("commit"),
             "overrides": {k: getattr(args, k) for k in ("asd_prototype_update",) if hasattr(args, k)},
-            "acc_during_run": reported.get("acc_during_run"), "recalibration_images": images,
+            "recalibration_images": images,
             "stored": stored, "pool": scores()}
 
 

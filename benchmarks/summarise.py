@@ -387,17 +387,14 @@ def bn_recalibration_table(names: List[str]) -> str:
     USB's training-time batch-norm statistics) and with ``bn_recalibration: pool``, validation and test ACC, then
     per group of runs (learner and prototype update) the mean ± std and the worst seed of each."""
     runs = _load(names[0])["runs"]
-    lines = ["| run | seed | val ACC: stored → pool | test ACC: stored → pool | best test ACC logged during the run |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| run | seed | val ACC: stored → pool | test ACC: stored → pool |", "| --- | --- | --- | --- |"]
     groups: Dict[str, List[dict]] = {}
     for r in runs:
         update = (r.get("overrides") or {}).get("asd_prototype_update") or "gradient"
         groups.setdefault(f"{r['algorithm']}, asd_prototype_update: {update}", []).append(r)
-        logged = r.get("acc_during_run") or {}
-        best = f"{max(logged.values()):.3f}" if logged else "n/a"
         lines.append(f"| {r['run']} | {r['seed']} | {r['stored']['val_acc']:.3f} → {r['pool']['val_acc']:.3f} "
                      f"({100 * (r['pool']['val_acc'] - r['stored']['val_acc']):+.1f}) | {r['stored']['acc']:.3f} → "
-                     f"{r['pool']['acc']:.3f} | {best} |")
+                     f"{r['pool']['acc']:.3f} |")
     lines += ["", "| runs | seeds | val ACC stored: mean ± std (worst) | val ACC pool: mean ± std (worst) "
               "| test ACC stored: mean ± std (worst) | test ACC pool: mean ± std (worst) |",
               "| --- | --- | --- | --- | --- | --- |"]
