@@ -13,6 +13,8 @@ from usb_asd.asd.pipeline import ASDSettings, ClusterLabelBuilder
 class _Algorithm(SimpleNamespace):
     """The adaptor's methods the hook calls, on a real builder, without USB."""
 
+    asd_prototype_lloyd = None  # asd_prototype_update: gradient (the adaptor's attribute; lloyd is tested elsewhere)
+
     def asd_recluster(self, compete_cold=False):
         self.competed.append(compete_cold)
         return self.asd_builder.recluster(compete_cold=compete_cold)
