@@ -90,6 +90,7 @@ def _digits_pool_classes(path, corrupt=0.0, seed=0):
     ("ctt", 3, False, "consecutive", "auto", "lloyd"),
     ("ctt", 0, True, "consecutive", "auto", "gradient"),
     ("ctt", 0, False, "cold_fit", "auto", "gradient"),
+    ("ctt", 0, False, "held", "auto", "gradient"),
     ("ctt", 0, False, "consecutive", "neighbours", "mean")])
 def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, given, rule, transitions, prototypes):
     """With lag 3 the checkpoint of iteration 8 is written while the fit started after it runs
@@ -97,9 +98,10 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, gi
     Started from a given clustering, the checkpoint of iteration 8 is written while the given
     labels serve; the resumed run hands over to the chain's map after iteration 12, as the full run does.
     With asd_switch_rule: cold_fit the gate's state (its last cold agreement) is in the checkpoint and the
-    resumed run switches on at the full run's step. With asd_transitions: neighbours the full run counts
-    view moves (at most one per image) until the labels switch on at 4, then neighbour moves (up to 10 per
-    image); the checkpoint of iteration 8 holds the neighbour bank filled since, and the resumed run reads it.
+    resumed run switches on at the full run's step. With asd_switch_rule: held (hold 2) the checkpoint holds
+    the gate's last agreements, which the resumed run's next map is compared with as the full run's is.
+    With asd_transitions: neighbours the full run counts view moves (at most one per image) until the labels
+    switch on at 4, then neighbour moves (up to 10 per image); the checkpoint of iteration 8 holds the neighbour bank filled since, and the resumed run reads it.
     With asd_prototype_update: mean the prototypes, frozen for 6 steps, move as running means from then on
     (no gradient), stay unit rows, and the resumed run moves them as the full run does. The lag case also runs
     asd_prototype_update: lloyd: the checkpoint of iteration 8 holds the queue of the last steps' projections
@@ -112,6 +114,8 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, gi
         common.update(asd_freeze_prototypes_iter=6)
     if rule == "cold_fit":  # labels may switch on at 8 or 12: the checkpoint of 8 holds a cold comparison
         common.update(asd_warmup_iter=12)
+    if rule == "held":  # hold 2 (window 8, re-clustering every 4): the checkpoint of 8 holds its last agreement
+        common.update(asd_window=8, asd_warmup_iter=16)
     if given:  # maps never agree enough (ARI above 1): the hand-over is at asd_warmup_iter
         common.update(asd_init_assignments=_digits_pool_classes(tmp_path / "start.npy", corrupt=0.3),
                       asd_warmup_iter=12, asd_switch_ari=2.0)

@@ -140,3 +140,63 @@ def test_the_cap_bounds_the_consecutive_step_and_old_states_keep_it_where_it_is_
     copy = MapAgreementGate(1.5, 100, rule="cold_fit")
     copy.load_state_dict(gate.state_dict())
     assert copy.consecutive_on_since == 100
+
+
+def _relabelled(mapping, shift):
+    """The same partition under other cluster ids (ARI 1 with ``mapping``)."""
+    return (mapping + shift) % (mapping.max() + 1)
+
+
+def test_held_is_one_window_of_re_clusterings():
+    from usb_asd.asd.label_gate import held_re_clusterings
+
+    assert held_re_clusterings(200, 50) == 4  # the MNIST-5k config's window and re-clustering period
+    assert held_re_clusterings(210, 50) == 5
+    assert held_re_clusterings(40, 5) == 8
+    assert held_re_clusterings(10, 50) == 1
+
+
+def test_held_waits_through_a_spike_that_consecutive_takes():
+    """A spike of agreement that falls back (the two traps' pattern) switches consecutive on, not held."""
+    base = np.repeat(np.arange(10), 10)
+    maps = [_shuffled(base, 1), base, _relabelled(base, 3), _shuffled(base, 4), _shuffled(base, 5)]
+    consecutive, held = MapAgreementGate(0.9, 1000), MapAgreementGate(0.9, 1000, rule="held", hold=3)
+    for step, mapping in zip((50, 100, 150, 200, 250), maps):
+        consecutive.observe_map(step, mapping)
+        held.observe_map(step, mapping)
+    assert consecutive.on_since == 150
+    assert held.on_since is None and held.decisive_agreement < 0.2
+    assert held.consecutive_on_since == 150  # the default's decision is still noted
+
+
+def test_held_switches_once_agreement_lasts_hold_re_clusterings():
+    base = np.repeat(np.arange(10), 10)
+    gate = MapAgreementGate(0.9, 1000, rule="held", hold=3)
+    assert not gate.observe_map(50, _shuffled(base, 1))
+    assert not gate.observe_map(100, base)  # disagrees with the first
+    assert not gate.observe_map(150, _relabelled(base, 1)) and gate.decisive_agreement is None  # 2 agreements
+    assert not gate.observe_map(200, _relabelled(base, 2)) and gate.decisive_agreement < 0.2  # 2 of the last 3
+    assert gate.observe_map(250, _relabelled(base, 3))  # three in a row
+    assert gate.on_since == 250 and gate.decisive_agreement == pytest.approx(1.0)
+
+
+def test_held_under_the_other_rules_is_one():
+    assert MapAgreementGate(0.9, 100, rule="consecutive", hold=4).hold == 1
+    with pytest.raises(ValueError, match="held"):
+        MapAgreementGate(0.9, 100, rule="held", hold=0)
+
+
+def test_held_state_round_trip_keeps_the_recent_agreements():
+    base = np.repeat(np.arange(10), 10)
+    gate = MapAgreementGate(0.9, 1000, rule="held", hold=3)
+    for step, shift in zip((50, 100, 150), (0, 1, 2)):
+        gate.observe_map(step, _relabelled(base, shift))  # two agreements so far
+    other = MapAgreementGate(0.9, 1000, rule="held", hold=3)
+    other.load_state_dict(gate.state_dict())
+    assert other.observe_map(200, _relabelled(base, 4)) == gate.observe_map(200, _relabelled(base, 4)) is True
+    assert other.on_since == gate.on_since == 200
+    fresh = MapAgreementGate(0.9, 1000, rule="held", hold=3)  # without the recent agreements it would wait
+    state = gate.state_dict()
+    state.update(on_since=None, consecutive_on_since=None, recent=[])
+    fresh.load_state_dict(state)
+    assert not fresh.observe_map(250, _relabelled(base, 5))

@@ -41,7 +41,7 @@ from .pipeline import (ALIGNMENTS, MAPPINGS, SAMPLER_NAMES, ASDSettings, default
 from .init_assignments import read_given_assignments
 from .instance_objective import BalancedInstanceObjective
 from .prototype_means import PROTOTYPE_UPDATES, PrototypeLloyd, epoch_momentum, lloyd_queue_length
-from .label_gate import SWITCH_RULES, MapAgreementGate
+from .label_gate import SWITCH_RULES, MapAgreementGate, held_re_clusterings
 from .slot_data import SlotDataset, SlotStreamSampler, SlotTable
 
 #: Where class transitions are read (``asd_transitions``): an image's argmax at
@@ -73,7 +73,8 @@ ASD_METHOD_ARGUMENTS: List[PluginArgument] = [
                    "at this adjusted Rand index (above 1: only at asd_warmup_iter)"),
     PluginArgument("--asd_switch_rule", str, "consecutive",
                    f"one of {SWITCH_RULES}: what the map must agree with for the labels to switch on, the previous "
-                   "map or a cold k-Medoids fit of the same transitions (cold_fit: asd_mapping: ctt)"),
+                   "map, or also a cold k-Medoids fit of the same transitions (cold_fit: asd_mapping: ctt), or "
+                   "the previous map at each re-clustering of the last asd_window steps (held)"),
     PluginArgument("--asd_instance_loss_ratio", float, 1.0, "weight of the instance head's cross-entropy"),
     PluginArgument("--asd_instance_ssl_ratio", float, 1.0,
                    "weight of the instance head's swapped prediction of balanced (Sinkhorn) targets on every "
@@ -253,7 +254,8 @@ class ASDAdaptorMixin:
             self.print_fn(f"asd: starting from {init} ({len(pool)} images, {self.asd_settings.num_clusters} "
                           "clusters): its labels serve until the chain's own maps agree")
         self.asd_gate = MapAgreementGate(self.args.asd_switch_ari, self.args.asd_warmup_iter,
-                                         getattr(self.args, "asd_switch_rule", "consecutive"))
+                                         getattr(self.args, "asd_switch_rule", "consecutive"),
+                                         hold=held_re_clusterings(self.args.asd_window, self.args.asd_cluster_iter))
         self.asd_objective = BalancedInstanceObjective(
             self.asd_settings.num_instances, self.args.batch_size * self.args.uratio, sum_over_ranks()
         )

@@ -167,7 +167,9 @@ class ASDRoundHook(Hook):
                 compared = builder.compete_cold()
             score = algorithm.asd_label_score()
             agreement = gate.decisive_agreement
-            agree = "the map agrees with a cold fit" if gate.rule == "cold_fit" else "consecutive maps agree"
+            agree = {"cold_fit": "the map agrees with a cold fit",
+                     "held": f"consecutive maps agree at each of the last {gate.hold} re-clusterings"}.get(
+                gate.rule, "consecutive maps agree")
             if agreement is not None and agreement >= gate.threshold:
                 reason = f"{agree}, ARI {agreement:.3f}"
             else:

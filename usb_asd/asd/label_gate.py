@@ -23,6 +23,16 @@ the latest at ``cap`` steps, whatever the maps do. Once on, the labels stay on.
   stable, and singled out by the transitions whatever the fits started from.
   (The first map is itself a cold fit, so the cold agreement alone would pass
   it trivially; the previous map is what makes the check bite.)
+* ``held``: consecutive maps agree at each of the last ``h`` re-clusterings,
+
+  .. math:: \min_{j=0}^{h-1} \operatorname{ARI}(\text{map}_{t-j}, \text{map}_{t-j-1}) \ge \tau,
+
+  with ``h = ceil(asd_window / asd_cluster_iter)``: agreement held for one
+  whole window of transitions, so the first and the last map of the chain are
+  fitted on (nearly) disjoint transitions. Consecutive maps re-clustered every
+  ``asd_cluster_iter`` steps share most of their window, and a single spike of
+  their agreement can pass ``consecutive`` on a map that does not last (both
+  cold-start traps of docs/EXPERIMENT_LOG.md, 2026-12-07, switched on so).
 
 Whatever the rule, the gate also notes when ``consecutive`` alone would have
 switched on (``consecutive_on_since``, never later than ``on_since``): a run
@@ -40,10 +50,20 @@ from typing import Any, Dict, Optional
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-__all__ = ["MapAgreementGate", "SWITCH_RULES", "rule_agreement"]
+__all__ = ["MapAgreementGate", "SWITCH_RULES", "held_re_clusterings", "rule_agreement"]
 
 #: What a map must agree with for the labels to switch on (``asd_switch_rule``).
-SWITCH_RULES = ("consecutive", "cold_fit")
+SWITCH_RULES = ("consecutive", "cold_fit", "held")
+
+
+def held_re_clusterings(window: int, cluster_iter: int) -> int:
+    """``h = ceil(window / cluster_iter)``: the re-clusterings in one window of transitions (rule ``held``).
+
+    Args:
+        window: ``asd_window``, the steps of transitions a map is fitted on.
+        cluster_iter: ``asd_cluster_iter``, the steps between re-clusterings.
+    """
+    return max(1, -(-int(window) // max(1, int(cluster_iter))))
 
 
 def rule_agreement(rule: str, consecutive: Optional[float], cold: Optional[float]) -> Optional[float]:
@@ -55,9 +75,10 @@ def rule_agreement(rule: str, consecutive: Optional[float], cold: Optional[float
         cold: ARI of the map with a cold fit of the same transitions (None where none was made).
 
     Returns:
-        ``consecutive`` for ``consecutive``; ``min(consecutive, cold)`` for ``cold_fit``.
+        ``consecutive`` for ``consecutive`` and ``held`` (whose gate also takes the minimum over the last
+        maps); ``min(consecutive, cold)`` for ``cold_fit``.
     """
-    if rule == "consecutive":
+    if rule in ("consecutive", "held"):
         return consecutive
     return None if consecutive is None or cold is None else min(consecutive, cold)
 
@@ -69,18 +90,25 @@ class MapAgreementGate:
         threshold: ``tau``; above 1 the maps never suffice and the labels switch on at ``cap``.
         cap: Steps after which the labels are on whatever the maps (the latest switch-on).
         rule: One of :data:`SWITCH_RULES`.
+        hold: Rule ``held``: the number ``h`` of consecutive agreements in a row that must pass (ignored,
+            i.e. 1, under the other rules).
     """
 
-    def __init__(self, threshold: float, cap: int, rule: str = "consecutive") -> None:
+    def __init__(self, threshold: float, cap: int, rule: str = "consecutive", hold: int = 1) -> None:
         if not 0.0 <= threshold:
             raise ValueError(f"asd_switch_ari must be >= 0, got {threshold}")
         if cap < 0:
             raise ValueError(f"asd_warmup_iter must be >= 0, got {cap}")
         if rule not in SWITCH_RULES:
             raise ValueError(f"asd_switch_rule must be one of {', '.join(SWITCH_RULES)}, got {rule!r}")
+        if hold < 1:
+            raise ValueError(f"the held rule's number of re-clusterings must be >= 1, got {hold}")
         self.threshold = float(threshold)
         self.cap = int(cap)
         self.rule = rule
+        #: Rule ``held``: how many consecutive agreements in a row must pass (1 for the other rules).
+        self.hold = int(hold) if rule == "held" else 1
+        self._recent: list = []  # the last ``hold`` consecutive agreements, oldest first
         self.on_since: Optional[int] = None
         #: The step at which rule ``consecutive`` would have switched on (equal to ``on_since`` under that rule).
         self.consecutive_on_since: Optional[int] = None
@@ -95,7 +123,10 @@ class MapAgreementGate:
 
     @property
     def decisive_agreement(self) -> Optional[float]:
-        """The agreement the rule reads (:func:`rule_agreement` of the last map)."""
+        """The agreement the rule reads (:func:`rule_agreement` of the last map; under ``held`` the lowest of
+        the last ``hold`` agreements, None until there are that many)."""
+        if self.rule == "held":
+            return min(self._recent) if len(self._recent) == self.hold else None
         return rule_agreement(self.rule, self.last_agreement, self.last_cold_agreement)
 
     def observe_map(self, step: int, mapping: Optional[np.ndarray],
@@ -113,6 +144,7 @@ class MapAgreementGate:
             self.last_cold_agreement = None if cold_agreement is None else float(cold_agreement)
             if self._previous is not None and self._previous.shape == mapping.shape:
                 self.last_agreement = float(adjusted_rand_score(self._previous, mapping))
+                self._recent = (self._recent + [self.last_agreement])[-self.hold:]
             if (self.consecutive_on_since is None and self.last_agreement is not None
                     and self.last_agreement >= self.threshold):
                 self.consecutive_on_since = int(step)
@@ -134,6 +166,7 @@ class MapAgreementGate:
         return {"threshold": self.threshold, "cap": self.cap, "rule": self.rule, "on_since": self.on_since,
                 "consecutive_on_since": self.consecutive_on_since,
                 "last_agreement": self.last_agreement, "last_cold_agreement": self.last_cold_agreement,
+                "hold": self.hold, "recent": list(self._recent),
                 "previous": None if self._previous is None else self._previous.copy()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
@@ -143,4 +176,5 @@ class MapAgreementGate:
             "consecutive_on_since", self.on_since if state.get("rule", "consecutive") == "consecutive" else None)
         self.last_agreement = state["last_agreement"]
         self.last_cold_agreement = state.get("last_cold_agreement")  # states from before asd_switch_rule
+        self._recent = [float(a) for a in state.get("recent", [])]  # states from before rule held: none kept
         self._previous = None if state["previous"] is None else np.asarray(state["previous"], dtype=np.int64)
