@@ -390,8 +390,11 @@ def bn_recalibration_table(names: List[str]) -> str:
     lines = ["| run | seed | val ACC: stored → pool | test ACC: stored → pool |", "| --- | --- | --- | --- |"]
     groups: Dict[str, List[dict]] = {}
     for r in runs:
-        update = (r.get("overrides") or {}).get("asd_prototype_update") or "gradient"
-        groups.setdefault(f"{r['algorithm']}, asd_prototype_update: {update}", []).append(r)
+        overrides = r.get("overrides") or {}
+        group = f"{r['algorithm']}, asd_prototype_update: {overrides.get('asd_prototype_update') or 'gradient'}"
+        if overrides.get("asd_switch_rule"):
+            group += f", asd_switch_rule: {overrides['asd_switch_rule']}"
+        groups.setdefault(group, []).append(r)
         lines.append(f"| {r['run']} | {r['seed']} | {r['stored']['val_acc']:.3f} → {r['pool']['val_acc']:.3f} "
                      f"({100 * (r['pool']['val_acc'] - r['stored']['val_acc']):+.1f}) | {r['stored']['acc']:.3f} → "
                      f"{r['pool']['acc']:.3f} |")
