@@ -80,7 +80,7 @@ def score_run(run_dir: str) -> Dict[str, Any]:
     model.eval()
     return {"run": os.path.basename(os.path.normpath(run_dir)), "algorithm": args.algorithm,
             "dataset": args.dataset, "seed": int(args.seed), "commit": settings.get("commit"),
-            "overrides": {k: getattr(args, k) for k in ("asd_prototype_update",) if hasattr(args, k)},
+            "overrides": {k: getattr(args, k) for k in ("asd_prototype_update", "asd_switch_rule") if hasattr(args, k)},
             "recalibration_images": images,
             "stored": stored, "pool": scores()}
 

@@ -392,7 +392,7 @@ def bn_recalibration_table(names: List[str]) -> str:
     for r in runs:
         overrides = r.get("overrides") or {}
         group = f"{r['algorithm']}, asd_prototype_update: {overrides.get('asd_prototype_update') or 'gradient'}"
-        if overrides.get("asd_switch_rule"):
+        if overrides.get("asd_switch_rule", "consecutive") != "consecutive":
             group += f", asd_switch_rule: {overrides['asd_switch_rule']}"
         groups.setdefault(group, []).append(r)
         lines.append(f"| {r['run']} | {r['seed']} | {r['stored']['val_acc']:.3f} → {r['pool']['val_acc']:.3f} "
