@@ -101,7 +101,8 @@ def test_resume_continues_exactly(tmp_path, make_digits_config, mapping, lag, gi
     resumed run switches on at the full run's step. With asd_switch_rule: held (hold 2) the checkpoint holds
     the gate's last agreements, which the resumed run's next map is compared with as the full run's is.
     With asd_transitions: neighbours the full run counts view moves (at most one per image) until the labels
-    switch on at 4, then neighbour moves (up to 10 per image); the checkpoint of iteration 8 holds the neighbour bank filled since, and the resumed run reads it.
+    switch on at 4, then neighbour moves (up to 10 per image); the checkpoint of iteration 8 holds the
+    neighbour bank filled since, and the resumed run reads it.
     With asd_prototype_update: mean the prototypes, frozen for 6 steps, move as running means from then on
     (no gradient), stay unit rows, and the resumed run moves them as the full run does. The lag case also runs
     asd_prototype_update: lloyd: the checkpoint of iteration 8 holds the queue of the last steps' projections
