@@ -35,7 +35,7 @@ from typing import Dict, List, Optional
 # benchmarks/investigations/ -> the repository root (usb_asd)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from usb_asd.asd.label_gate import SWITCH_RULES, rule_agreement  # noqa: E402
+from usb_asd.asd.label_gate import rule_agreement  # noqa: E402
 from usb_asd.results import git_commit, machine_info, write_json_atomic  # noqa: E402
 
 _STEP = re.compile(r"\] (\d+) iteration")
@@ -65,6 +65,11 @@ def read_trace(log_text: str) -> Dict[str, list]:
     return trace
 
 
+#: The rules a log can replay: each needs one logged map's agreements. ``held`` needs the agreement at every
+#: re-clustering of a window, and the log holds only every ``num_log_iter``-th step's.
+REPLAYED_RULES = ("consecutive", "cold_fit")
+
+
 def first_switch(trace: Dict[str, list], rule: str, threshold: float) -> Optional[int]:
     """Index of the first logged step at which ``rule`` passes at ``threshold``, or None.
 
@@ -88,7 +93,7 @@ def summarise_run(run_dir: str, thresholds: List[float]) -> dict:
                          "run it with asd_switch_rule: cold_fit")
     seed = _SEED.search(text)
     switches = {}
-    for rule in SWITCH_RULES:
+    for rule in REPLAYED_RULES:
         for threshold in thresholds:
             i = first_switch(trace, rule, threshold)
             switches[f"{rule}@{threshold:g}"] = None if i is None else {
