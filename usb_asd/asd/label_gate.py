@@ -75,12 +75,17 @@ def rule_agreement(rule: str, consecutive: Optional[float], cold: Optional[float
         cold: ARI of the map with a cold fit of the same transitions (None where none was made).
 
     Returns:
-        ``consecutive`` for ``consecutive`` and ``held`` (whose gate also takes the minimum over the last
-        maps); ``min(consecutive, cold)`` for ``cold_fit``.
+        ``consecutive`` for ``consecutive``; ``min(consecutive, cold)`` for ``cold_fit``.
+
+    Raises:
+        ValueError: for ``held``, which reads the last ``h`` maps' agreements
+            (:attr:`MapAgreementGate.decisive_agreement`), not one map's.
     """
-    if rule in ("consecutive", "held"):
+    if rule == "consecutive":
         return consecutive
-    return None if consecutive is None or cold is None else min(consecutive, cold)
+    if rule == "cold_fit":
+        return None if consecutive is None or cold is None else min(consecutive, cold)
+    raise ValueError(f"rule_agreement reads one map's agreements; {rule!r} needs the gate's history")
 
 
 class MapAgreementGate:
@@ -166,7 +171,7 @@ class MapAgreementGate:
         return {"threshold": self.threshold, "cap": self.cap, "rule": self.rule, "on_since": self.on_since,
                 "consecutive_on_since": self.consecutive_on_since,
                 "last_agreement": self.last_agreement, "last_cold_agreement": self.last_cold_agreement,
-                "hold": self.hold, "recent": list(self._recent),
+                "recent": list(self._recent),
                 "previous": None if self._previous is None else self._previous.copy()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
