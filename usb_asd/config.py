@@ -159,10 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
          "the target feeds the unlabelled batch and the evaluation")
     _add(p, "--da_target_data_dir", type=str, default=None,
          help="directory of the target dataset (default: data_dir)")
-    _add(p, "--bn_recalibration", type=str, default="none",
+    _add(p, "--bn_recalibration", type=str, default="auto",
          help="none: the final model predicts with batch-norm statistics of the training forwards (USB's); "
          "pool: re-estimated once at the end of training for the final (EMA) weights on the pool's images "
-         "under the evaluation transform (no labels read)")
+         "under the evaluation transform (no labels read); auto (default): pool with the ASD adaptor, "
+         "where it was measured, none otherwise")
     p.add_argument("--progress_bar", type=str2bool, nargs="?", const=True, default=True,
                    help="a progress bar with ETA on stderr (only when stderr is a terminal)")
     p.add_argument("--allow_unknown_keys", type=str2bool, nargs="?", const=True, default=False,

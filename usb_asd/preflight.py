@@ -116,7 +116,7 @@ def _check_bn_recalibration(args: argparse.Namespace) -> None:
     """``bn_recalibration`` names a way the final model's batch-norm statistics are set."""
     from .core.batchnorm_recalibration import BN_RECALIBRATIONS
 
-    value = getattr(args, "bn_recalibration", "none")
+    value = getattr(args, "bn_recalibration", "auto")
     if value not in BN_RECALIBRATIONS:
         raise ConfigError(f"key 'bn_recalibration': expected one of {', '.join(BN_RECALIBRATIONS)}, got {value!r}")
 

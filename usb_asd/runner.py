@@ -27,6 +27,7 @@ import torch.multiprocessing as mp
 from . import plugin
 from .budget import resolve_run_budget
 from .config import ConfigError
+from .core.batchnorm_recalibration import resolve_bn_recalibration
 from .core.pretrained import PretrainedNetBuilder
 from .core.run_folder import RunFolder, recover
 from .core.safety import check_run_is_sound
@@ -116,6 +117,19 @@ def validate_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"load_path {args.load_path!r} does not exist (resume: True)")
 
 
+def resolve_settings(args: argparse.Namespace) -> None:
+    """Settings whose value depends on the run, made concrete so the checkpoint and results.json say what ran.
+
+    ``bn_recalibration: auto`` becomes ``pool`` or ``none``
+    (:func:`usb_asd.core.batchnorm_recalibration.resolve_bn_recalibration`).
+    """
+    value = getattr(args, "bn_recalibration", "auto")
+    args.bn_recalibration = resolve_bn_recalibration(value, chosen_adaptor(args),
+                                                     getattr(args, "da_target_dataset", None))
+    if value != args.bn_recalibration:
+        log.info("bn_recalibration: %s -> %s", value, args.bn_recalibration)
+
+
 def resumes_in_place(args: argparse.Namespace, save_path: str) -> bool:
     """Whether a run continues the run in its own folder (``resume: True`` from a checkpoint inside it)."""
     if not args.resume or not args.load_path:
@@ -161,6 +175,7 @@ def main(args: argparse.Namespace, extra_mixins: Tuple[type, ...] = ()) -> Optio
         if filled:
             log.info("auto budget: %s", ", ".join(f"{k} {v}" for k, v in filled.items()))
         validate_args(args)
+        resolve_settings(args)
         check_run(args)
         folder = plan_run_folder(args)
         if args.gpu is not None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from usb_asd.core.batchnorm_recalibration import batchnorm_layers, recalibrate_batchnorm
+from usb_asd.core.batchnorm_recalibration import batchnorm_layers, recalibrate_batchnorm, resolve_bn_recalibration
 
 
 class _Vectors:
@@ -69,8 +69,34 @@ def test_an_unknown_recalibration_is_refused_naming_the_key(make_digits_config):
     from usb_asd.preflight import check_settings
 
     args = parse_config(make_digits_config(bn_recalibration="train"), extra_arguments=_extra_arguments)
-    with pytest.raises(ConfigError, match="key 'bn_recalibration': expected one of none, pool, got 'train'"):
+    with pytest.raises(ConfigError, match="key 'bn_recalibration': expected one of auto, none, pool, got 'train'"):
         check_settings(args)
+
+
+@pytest.mark.parametrize("adaptor, target, expected", [
+    ("asd", None, "pool"),  # measured and adopted (docs/PROTOCOL.md)
+    ("selflabel", None, "none"),  # not measured: USB's statistics
+    (None, None, "none"),  # labelled learners
+    ("asd", "mnist5k", "none"),  # domain adaptation
+])
+def test_auto_is_pool_only_where_it_was_measured(adaptor, target, expected):
+    assert resolve_bn_recalibration("auto", adaptor, target) == expected
+    # An explicit choice is kept whatever the run.
+    assert resolve_bn_recalibration("none", adaptor, target) == "none"
+    assert resolve_bn_recalibration("pool", adaptor, target) == "pool"
+
+
+def test_the_run_records_what_auto_became(make_digits_config):
+    from usb_asd.cli import _extra_arguments
+    from usb_asd.config import parse_config
+    from usb_asd.runner import resolve_settings
+
+    labelled = parse_config(make_digits_config(num_labels=40), extra_arguments=_extra_arguments)
+    label_free = parse_config(make_digits_config(adaptor="asd", num_labels=0), extra_arguments=_extra_arguments)
+    assert labelled.bn_recalibration == label_free.bn_recalibration == "auto"  # the default
+    resolve_settings(labelled)
+    resolve_settings(label_free)
+    assert (labelled.bn_recalibration, label_free.bn_recalibration) == ("none", "pool")
 
 
 def test_pool_changes_only_the_final_statistics_and_every_output_holds_them(tmp_path, make_digits_config):
@@ -81,7 +107,7 @@ def test_pool_changes_only_the_final_statistics_and_every_output_holds_them(tmp_
     from usb_asd.runner import main
 
     runs = {}
-    for mode in ("none", "pool"):
+    for mode in ("none", "pool", "auto"):
         config = make_digits_config(adaptor="asd", num_labels=0, batch_size=8, uratio=8, num_train_iter=12,
                                     num_eval_iter=12, asd_warmup_iter=5, asd_cluster_iter=5, asd_round_iter=10,
                                     asd_window=40, save_name=mode, bn_recalibration=mode)
@@ -97,6 +123,12 @@ def test_pool_changes_only_the_final_statistics_and_every_output_holds_them(tmp_
             assert torch.equal(value, saved["pool"]["ema_model"][key]), key
     assert "statistics re-estimated on" in (tmp_path / "pool" / "log.txt").read_text()
     assert "re-estimated" not in (tmp_path / "none" / "log.txt").read_text()
+    # The default (auto) of a label-free ASD run is pool: the same final model and scores, and it says so.
+    assert (runs["none"]["bn_recalibration"], runs["pool"]["bn_recalibration"]) == ("none", "pool")
+    assert runs["auto"]["bn_recalibration"] == "pool"
+    assert runs["auto"]["acc"] == runs["pool"]["acc"]
+    for key, value in saved["pool"]["ema_model"].items():
+        assert torch.equal(value, saved["auto"]["ema_model"][key]), key
 
     import sys
     from pathlib import Path

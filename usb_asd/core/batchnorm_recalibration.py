@@ -27,10 +27,32 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-__all__ = ["BN_RECALIBRATIONS", "batchnorm_layers", "recalibrate_batchnorm"]
+__all__ = ["BN_RECALIBRATIONS", "batchnorm_layers", "recalibrate_batchnorm", "resolve_bn_recalibration"]
 
-#: ``bn_recalibration``: none (USB's training-time running statistics) or the pool's, at the end of training.
-BN_RECALIBRATIONS = ("none", "pool")
+#: ``bn_recalibration``: none (USB's training-time running statistics), the pool's at the end of
+#: training, or auto (:func:`resolve_bn_recalibration`).
+BN_RECALIBRATIONS = ("auto", "none", "pool")
+
+
+def resolve_bn_recalibration(value: str, adaptor: Optional[str], target_dataset: Optional[str]) -> str:
+    """What ``bn_recalibration`` does in a run: ``auto`` made ``pool`` or ``none``.
+
+    ``auto`` is ``pool`` where it was measured and adopted (docs/PROTOCOL.md): runs of the ASD
+    adaptor (label-free, no domain adaptation), where it raised the validation mean without
+    lowering the worst seed on every learner and data set paired. Elsewhere (labelled learners,
+    the other adaptors, domain adaptation) it was not measured, and ``auto`` keeps USB's ``none``.
+
+    Args:
+        value: The setting (one of :data:`BN_RECALIBRATIONS`).
+        adaptor: The run's adaptor (``None`` for none).
+        target_dataset: ``da_target_dataset`` (``None`` when the run does not adapt domains).
+
+    Returns:
+        ``"none"`` or ``"pool"``.
+    """
+    if value != "auto":
+        return value
+    return "pool" if adaptor == "asd" and not target_dataset else "none"
 
 
 def batchnorm_layers(model: nn.Module) -> int:

@@ -228,6 +228,7 @@ def build_results_record(algorithm, final_eval: Dict[str, Any], wall_s: float) -
         "adaptor": getattr(args, "adaptor", None) or None,
         "supercm": bool(getattr(args, "supercm", False)) or args.algorithm == "supercm",
         "target_dataset": getattr(args, "da_target_dataset", None) or None,
+        "bn_recalibration": getattr(args, "bn_recalibration", None),
         "num_classes": int(args.num_classes),
         "seed": args.seed,
         "device": str(algorithm.device),

@@ -31,6 +31,7 @@ from ..data.image_kind import AUTO_KIND, detect_image_kind
 from ..data.transforms import IMAGE_KINDS
 from ..device import cuda_calls_to, resolve_device, to_device
 from ..metrics import clustering_scores
+from .batchnorm_recalibration import resolve_bn_recalibration
 from .progress import ProgressBarHook
 from .hooks import DeviceTimerHook, FinalBatchNormHook, ResultsHook, StepEndStampHook
 from .checkpoint_codec import decode, encode
@@ -162,7 +163,10 @@ class PluginLearnerMixin:
         guard = LossGuardHook()
         guard.name, guard.priority = "LossGuardHook", self._hooks[update].priority
         self._hooks.insert(update, guard)
-        if getattr(self.args, "bn_recalibration", "none") == "pool":
+        recalibration = resolve_bn_recalibration(getattr(self.args, "bn_recalibration", "auto"),
+                                                 getattr(self.args, "adaptor", None) or None,
+                                                 getattr(self.args, "da_target_dataset", None))
+        if recalibration == "pool":
             # Same priority as USB's EMAHook and placed right after it: the last step's EMA weights exist,
             # its evaluation and checkpoint (EvaluationHook, CheckpointHook) come next.
             ema = next(i for i, hook in enumerate(self._hooks) if hook.name == "EMAHook")
