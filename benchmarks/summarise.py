@@ -517,13 +517,13 @@ def _is_default_chain(overrides: dict) -> bool:
             and overrides.get("asd_switch_rule", "consecutive") == "consecutive")
 
 
-def _default_runs(dataset: str, learner: str, scores: str) -> dict:
-    """``{seed: {"acc": ...}}`` of the default chain's scored runs: ``scores`` is ``pool`` or ``stored``."""
+def _default_runs(dataset: str, learner: str) -> dict:
+    """``{seed: row}`` of the default chain's scored runs (``row["pool"]``, ``row["stored"]``: their scores)."""
     runs: dict = {}
     for name in _DEFAULT_FILES[dataset]:
         for row in (_load(name) or {}).get("runs", []):
             if row["algorithm"] == learner and _is_default_chain(row.get("overrides", {})):
-                runs[row["seed"]] = {"acc": row[scores]["acc"]}
+                runs[row["seed"]] = row
     return runs
 
 
@@ -568,8 +568,9 @@ def headline_table() -> str:
         pixels = f"{classical['summary']['spectral']['acc']['mean']:.3f}" if classical else "not run"
         for learner, learner_name in (("freematch", "FreeMatch"), ("fixmatch", "FixMatch")):
             gt = _runs_in(_HEADLINE_FILES[(dataset, "gt")], f"/{learner}_{dataset}_40.yaml")
-            asd = _default_runs(dataset, learner, "pool")
-            as_trained = _default_runs(dataset, learner, "stored")
+            default = _default_runs(dataset, learner)
+            asd = {seed: row["pool"] for seed, row in default.items()}
+            as_trained = {seed: row["stored"] for seed, row in default.items()}
             before = _runs_in(_HEADLINE_FILES[(dataset, "asd_before")], f"/asd_{learner}_{dataset}.yaml")
             feature_file = features.get((dataset, learner))
             feat = _runs_of(feature_file, f"/asd_{learner}_{dataset}.yaml") if feature_file else {}
